@@ -1,0 +1,65 @@
+from tortoise import fields
+from tortoise.models import Model
+
+from models.enums import ApprovalMode
+
+
+class Account(Model):
+    """A training-credits account.
+
+    The redemption code is never stored in clear: `code_hash` is an HMAC of the
+    normalised code (unique, for lookup) and `code_ciphertext` an authenticated
+    encryption of it (for display and email).
+    """
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=200)
+    approval_mode = fields.CharEnumField(ApprovalMode, max_length=16)
+    auto_approve_limit = fields.IntField(null=True)
+    code_hash = fields.CharField(max_length=64, unique=True)
+    code_ciphertext = fields.TextField()
+    saved_payment_method = fields.CharField(max_length=255, null=True)
+    created_by = fields.ForeignKeyField(
+        "credits.User", related_name="created_accounts", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "account"
+
+
+class Ownership(Model):
+    """`user` owns `account`. UNIQUE(user): a user owns at most one account."""
+
+    id = fields.IntField(primary_key=True)
+    account = fields.ForeignKeyField(
+        "credits.Account", related_name="ownerships", on_delete=fields.CASCADE
+    )
+    user = fields.OneToOneField("credits.User", related_name="ownership", on_delete=fields.CASCADE)
+    added_by = fields.ForeignKeyField(
+        "credits.User", related_name="owners_added", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "ownership"
+
+
+class AuditEvent(Model):
+    """Who did what to an account, and why. Append-only."""
+
+    id = fields.IntField(primary_key=True)
+    account = fields.ForeignKeyField(
+        "credits.Account", related_name="audit_events", null=True, on_delete=fields.CASCADE
+    )
+    actor = fields.ForeignKeyField(
+        "credits.User", related_name="audit_events", null=True, on_delete=fields.SET_NULL
+    )
+    action = fields.CharField(max_length=64)
+    details = fields.JSONField(default=dict)
+    reason = fields.TextField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "audit_event"
+        indexes = [("account_id", "id")]

@@ -1,0 +1,148 @@
+from tortoise import fields
+from tortoise.models import Model
+
+from models.enums import EntryKind, PaymentMethod, PurchaseStatus, QuoteStatus
+
+# Also a CHECK constraint (migration 0002): keep the two equal.
+MAX_CREDITS_PER_PURCHASE = 10_000_000
+
+
+class Purchase(Model):
+    """An order for credits. Only a PAID purchase has a lot.
+
+    Invariants: 0 < credits <= 10,000,000; amount_cents = credits * unit_price_cents.
+    """
+
+    id = fields.IntField(primary_key=True)
+    account = fields.ForeignKeyField(
+        "credits.Account", related_name="purchases", on_delete=fields.RESTRICT
+    )
+    buyer = fields.ForeignKeyField(
+        "credits.User", related_name="purchases", null=True, on_delete=fields.SET_NULL
+    )
+    credits = fields.IntField()
+    unit_price_cents = fields.IntField()
+    discount_percent = fields.IntField()
+    amount_cents = fields.BigIntField()
+    promo_code = fields.CharField(max_length=64, null=True)
+    method = fields.CharEnumField(PaymentMethod, max_length=16)
+    status = fields.CharEnumField(PurchaseStatus, max_length=16)
+    payment_reference = fields.CharField(max_length=255, null=True)
+    failure_reason = fields.TextField(null=True)
+    created_at = fields.DatetimeField()
+    paid_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "purchase"
+        indexes = [("account_id", "id")]
+
+
+class Lot(Model):
+    """Credits added by one paid purchase (or a positive adjustment).
+
+    Invariants: 0 <= remaining <= credits; Σ ledger entries on the lot = remaining.
+    Expired from the instant `expires_at <= now`, whether or not the expiry job ran.
+    """
+
+    id = fields.IntField(primary_key=True)
+    account = fields.ForeignKeyField("credits.Account", related_name="lots", on_delete=fields.RESTRICT)
+    purchase = fields.OneToOneField(
+        "credits.Purchase", related_name="lot", null=True, on_delete=fields.RESTRICT
+    )
+    credits = fields.IntField()
+    remaining = fields.IntField()
+    purchased_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "lot"
+        indexes = [("account_id", "expires_at"), ("expires_at", "id")]
+
+
+class LedgerEntry(Model):
+    """One immutable change of credits. Never updated, never deleted.
+
+    `credits` is signed; its sign is fixed by `kind` (EXTENSION moves no credits and
+    records the new `expires_at`). `balance_after` is the account's available balance
+    once the entry is applied, and never negative.
+    """
+
+    id = fields.IntField(primary_key=True)
+    account = fields.ForeignKeyField(
+        "credits.Account", related_name="entries", on_delete=fields.RESTRICT
+    )
+    lot = fields.ForeignKeyField(
+        "credits.Lot", related_name="entries", null=True, on_delete=fields.RESTRICT
+    )
+    kind = fields.CharEnumField(EntryKind, max_length=16)
+    credits = fields.IntField()
+    balance_after = fields.IntField()
+    actor = fields.ForeignKeyField(
+        "credits.User", related_name="entries", null=True, on_delete=fields.SET_NULL
+    )
+    reason = fields.TextField(null=True)
+    reference = fields.CharField(max_length=255, null=True)
+    purchase = fields.ForeignKeyField(
+        "credits.Purchase", related_name="entries", null=True, on_delete=fields.RESTRICT
+    )
+    redemption = fields.ForeignKeyField(
+        "credits.Redemption", related_name="entries", null=True, on_delete=fields.RESTRICT
+    )
+    expires_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "ledger_entry"
+        indexes = [("account_id", "id"), ("lot_id", "id")]
+
+
+class QuoteRequest(Model):
+    """A request by an owner to buy by invoice, priced when asked."""
+
+    id = fields.IntField(primary_key=True)
+    account = fields.ForeignKeyField(
+        "credits.Account", related_name="quote_requests", on_delete=fields.RESTRICT
+    )
+    requested_by = fields.ForeignKeyField(
+        "credits.User", related_name="quote_requests", null=True, on_delete=fields.SET_NULL
+    )
+    credits = fields.IntField()
+    unit_price_cents = fields.IntField()
+    discount_percent = fields.IntField()
+    amount_cents = fields.BigIntField()
+    promo_code = fields.CharField(max_length=64, null=True)
+    message = fields.TextField(default="")
+    status = fields.CharEnumField(QuoteStatus, max_length=16)
+    invoice_number = fields.CharField(max_length=100, null=True)
+    purchase = fields.OneToOneField(
+        "credits.Purchase", related_name="quote_request", null=True, on_delete=fields.RESTRICT
+    )
+    cancel_reason = fields.TextField(null=True)
+    created_at = fields.DatetimeField()
+    decided_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "quote_request"
+        indexes = [("status", "id"), ("account_id", "id")]
+
+
+class IdempotencyRecord(Model):
+    """The stored answer of a mutation, keyed by (user, operation, key).
+
+    Written in the same transaction as the effect.
+    """
+
+    id = fields.IntField(primary_key=True)
+    user = fields.ForeignKeyField(
+        "credits.User", related_name="idempotency_records", on_delete=fields.CASCADE
+    )
+    operation = fields.CharField(max_length=64)
+    key = fields.CharField(max_length=255)
+    request_hash = fields.CharField(max_length=64)
+    response = fields.JSONField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "idempotency_record"
+        unique_together = [("user_id", "operation", "key")]

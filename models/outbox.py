@@ -1,0 +1,61 @@
+from tortoise import fields
+from tortoise.models import Model
+
+
+class OutboxMessage(Model):
+    """A notification intent, written in the transaction that caused it.
+
+    The relay hands undispatched rows to the broker and stamps `dispatched_at`.
+    """
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharField(max_length=64)
+    payload = fields.JSONField()
+    created_at = fields.DatetimeField()
+    dispatched_at = fields.DatetimeField(null=True)
+    delivered_at = fields.DatetimeField(null=True)
+    attempts = fields.IntField(default=0)
+    last_error = fields.TextField(null=True)
+
+    class Meta:
+        table = "outbox_message"
+        indexes = [("dispatched_at", "id")]
+
+
+class EmailDelivery(Model):
+    """Written right after the SMTP server accepted the copy for one recipient."""
+
+    id = fields.IntField(primary_key=True)
+    message = fields.ForeignKeyField(
+        "credits.OutboxMessage", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    recipient = fields.CharField(max_length=320)
+    sent_at = fields.DatetimeField()
+
+    class Meta:
+        table = "email_delivery"
+        unique_together = [("message_id", "recipient")]
+
+
+class ReminderSent(Model):
+    """An expiry reminder for one lot at one threshold (days) was queued."""
+
+    id = fields.IntField(primary_key=True)
+    lot = fields.ForeignKeyField("credits.Lot", related_name="reminders", on_delete=fields.CASCADE)
+    threshold_days = fields.IntField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "reminder_sent"
+        unique_together = [("lot_id", "threshold_days")]
+
+
+class JobLease(Model):
+    """A named lease so that two schedulers never run one job at once (no Redis)."""
+
+    name = fields.CharField(max_length=64, primary_key=True)
+    holder = fields.CharField(max_length=128)
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "job_lease"

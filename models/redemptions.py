@@ -1,0 +1,68 @@
+from tortoise import fields
+from tortoise.models import Model
+
+from models.enums import RedemptionStatus
+
+
+class Course(Model):
+    """A catalogue course, keyed by SKU.
+
+    Its price is what a redemption costs.
+    """
+
+    id = fields.IntField(primary_key=True)
+    sku = fields.CharField(max_length=64, unique=True)
+    title = fields.CharField(max_length=300)
+    price_credits = fields.IntField()
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "course"
+
+
+class Redemption(Model):
+    """A request by a learner to pay for a course with the credits of an account.
+
+    PENDING → APPROVED | DENIED | CANCELLED; APPROVED → REVERSED. The price is fixed
+    when requested. Credits leave the lots only on approval, recorded as draws.
+    """
+
+    id = fields.IntField(primary_key=True)
+    account = fields.ForeignKeyField(
+        "credits.Account", related_name="redemptions", on_delete=fields.RESTRICT
+    )
+    learner = fields.ForeignKeyField(
+        "credits.User", related_name="redemptions", on_delete=fields.RESTRICT
+    )
+    course = fields.ForeignKeyField(
+        "credits.Course", related_name="redemptions", on_delete=fields.RESTRICT
+    )
+    credits = fields.IntField()
+    status = fields.CharEnumField(RedemptionStatus, max_length=16)
+    requested_at = fields.DatetimeField()
+    decided_at = fields.DatetimeField(null=True)
+    decided_by = fields.ForeignKeyField(
+        "credits.User", related_name="decisions", null=True, on_delete=fields.SET_NULL
+    )
+    reason = fields.TextField(null=True)
+
+    class Meta:
+        table = "redemption"
+        indexes = [("account_id", "status", "id"), ("learner_id", "id"), ("account_id", "id")]
+
+
+class Draw(Model):
+    """Credits one approved redemption took from one lot."""
+
+    id = fields.IntField(primary_key=True)
+    redemption = fields.ForeignKeyField(
+        "credits.Redemption", related_name="draws", on_delete=fields.RESTRICT
+    )
+    lot = fields.ForeignKeyField("credits.Lot", related_name="draws", on_delete=fields.RESTRICT)
+    credits = fields.IntField()
+
+    class Meta:
+        table = "draw"
+        unique_together = [("redemption_id", "lot_id")]

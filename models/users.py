@@ -1,0 +1,22 @@
+from tortoise import fields
+from tortoise.models import Model
+
+
+class User(Model):
+    """A person, identified by the identity provider's `sub`.
+
+    An invited owner exists before their first sign-in with `sub` NULL; the first
+    sign-in with that email links the `sub`. Emails are stored lower-cased.
+    """
+
+    id = fields.IntField(primary_key=True)
+    sub = fields.CharField(max_length=255, null=True, unique=True)
+    email = fields.CharField(max_length=320, db_index=True)
+    name = fields.CharField(max_length=200, default="")
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "user"
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"

@@ -1,0 +1,125 @@
+"""Every setting, read from the environment, with embedded defaults.
+
+With no environment at all the service runs on a SQLite file, an in-process broker,
+a mail directory and HS256 tokens signed with a development secret.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789"
+DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789"
+
+log = logging.getLogger("credits.settings")
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a service that may start."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str = ""
+    db_pool_size: int = Field(default=20, ge=1)
+    redis_url: str = ""
+
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_jwks_url: str = ""
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+    # Signs and encrypts redemption codes and export links; never leaves the server.
+    secret_key: str = DEV_SECRET_KEY
+
+    public_url: str = "http://127.0.0.1:8000"
+    cors_origins: str = ""
+
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    mail_from: str = "Training Credits <credits@localhost>"
+    support_email: str = "support@localhost"
+    mail_dir: str = "mail"
+
+    expiry_cron: str = "15 0 * * *"
+    reminders_cron: str = "0 8 * * *"
+
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 2000
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or "sqlite://training_credits.sqlite3"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        if self.cors_origins:
+            return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+        if self.is_production:
+            return []
+        return ["http://localhost:3000", "http://127.0.0.1:3000", "http://localhost:5173"]
+
+    def check(self) -> None:
+        """Refuse to start a production service on development defaults."""
+        if not self.is_production:
+            return
+        problems = []
+        if not self.database_url:
+            problems.append("DATABASE_URL must be set explicitly")
+        if not self.jwt_jwks_url and self.jwt_secret in ("", DEV_JWT_SECRET):
+            problems.append("set JWT_JWKS_URL, or a JWT_SECRET that is not the development one")
+        if self.secret_key in ("", DEV_SECRET_KEY):
+            problems.append("SECRET_KEY must be set to a private value")
+        if problems:
+            raise ConfigurationError(
+                "refusing to start with ENVIRONMENT=production: " + "; ".join(problems)
+            )
+        if not self.redis_url:
+            log.warning("REDIS_URL is not set: using the in-process broker")
+        if not self.smtp_host:
+            log.warning("SMTP_HOST is not set: mail is written to %s/", self.mail_dir)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def tortoise_config(settings: Settings | None = None, db_url: str | None = None) -> dict[str, object]:
+    settings = settings or get_settings()
+    url = db_url or settings.effective_database_url
+    if url.startswith(("postgres://", "postgresql://", "asyncpg://")):
+        sep = "&" if "?" in url else "?"
+        if "maxsize=" not in url:
+            url = f"{url}{sep}minsize=1&maxsize={settings.db_pool_size}"
+    return {
+        "connections": {"default": url},
+        "apps": {
+            "credits": {
+                "models": ["models"],
+                "migrations": "models.migrations",
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+# Read by the `tortoise` command line (makemigrations): `tortoise -c settings.TORTOISE_ORM`.
+TORTOISE_ORM = tortoise_config()
