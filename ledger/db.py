@@ -1,0 +1,54 @@
+"""Transactions with retry, and row locks taken in one order.
+
+Lock order, everywhere: the account row, then redemptions by id, then lots in draw
+order. PostgreSQL serialization failures and deadlocks are retried; SQLite drops
+`FOR UPDATE`, and Tortoise's SQLite client runs one transaction at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from tortoise import connections
+from tortoise.exceptions import OperationalError, TransactionManagementError
+from tortoise.transactions import in_transaction
+
+from models import Account
+
+T = TypeVar("T")
+RETRYABLE_SQLSTATES = {"40001", "40P01"}
+MAX_ATTEMPTS = 6
+
+
+def is_postgres() -> bool:
+    return connections.get("default").capabilities.dialect == "postgres"
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if getattr(seen, "sqlstate", None) in RETRYABLE_SQLSTATES:
+            return True
+        seen = seen.__cause__ or (seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None)
+    return False
+
+
+async def atomic(work: Callable[[], Awaitable[T]]) -> T:
+    """Run `work` in one transaction, retrying serialization failures and deadlocks."""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            async with in_transaction():
+                return await work()
+        except (OperationalError, TransactionManagementError) as exc:
+            if attempt == MAX_ATTEMPTS or not _is_retryable(exc):
+                raise
+            await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
+    raise AssertionError("unreachable")
+
+
+async def lock_account(account_id: int) -> Account | None:
+    """Lock the account row for the rest of the transaction (first in the lock order)."""
+    return await Account.select_for_update().get_or_none(id=account_id)

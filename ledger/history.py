@@ -1,0 +1,32 @@
+"""Reading an account: its lots and its ledger, newest first."""
+
+from __future__ import annotations
+
+from ledger import clock
+from ledger.accounts import account_for
+from ledger.actors import Actor
+from ledger.pages import Page, newest_first
+from models import LedgerEntry, Lot, LotStatus
+
+
+async def list_lots(
+    *, actor: Actor, account_id: int | None, status: LotStatus | None, first: int | None,
+    after: int | None,
+) -> Page[Lot]:
+    account = await account_for(actor, account_id)
+    now = clock.now()
+    query = Lot.filter(account_id=account.id)
+    if status is LotStatus.EXPIRED:
+        query = query.filter(expires_at__lte=now)
+    elif status is LotStatus.DEPLETED:
+        query = query.filter(expires_at__gt=now, remaining=0)
+    elif status is LotStatus.ACTIVE:
+        query = query.filter(expires_at__gt=now, remaining__gt=0)
+    return await newest_first(query, first=first, after=after)
+
+
+async def list_transactions(
+    *, actor: Actor, account_id: int | None, first: int | None, after: int | None
+) -> Page[LedgerEntry]:
+    account = await account_for(actor, account_id)
+    return await newest_first(LedgerEntry.filter(account_id=account.id), first=first, after=after)

@@ -1,0 +1,82 @@
+"""Idempotent mutations: the first answer is stored with the effect and replayed.
+
+The record is claimed by inserting it at the start of the effect's transaction, so
+a concurrent duplicate waits on the unique index until the first commits (or rolls
+back), then replays its stored answer. Input errors are raised before any of this.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+
+from ledger import clock
+from ledger.db import atomic
+from ledger.errors import IdempotencyConflict, InvalidInput, LedgerError
+from models import IdempotencyRecord
+
+Response = dict[str, Any]
+
+
+def request_hash(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def validate_key(key: str) -> str:
+    key = key.strip()
+    if not 1 <= len(key) <= 255:
+        raise InvalidInput("idempotencyKey must be 1 to 255 characters", field=["idempotencyKey"])
+    return key
+
+
+def _replay(record: IdempotencyRecord, digest: str) -> Response:
+    if record.request_hash != digest:
+        raise IdempotencyConflict(
+            "this idempotency key was used with different input; use a new key",
+            field=["idempotencyKey"],
+        )
+    return dict(record.response)
+
+
+async def run_once(
+    *, user_id: int, operation: str, key: str, payload: dict[str, Any],
+    effect: Callable[[], Awaitable[Response]],
+) -> Response:
+    """Run `effect` once per (user, operation, key); a replayable LedgerError is stored too.
+
+    `effect` runs inside the transaction and returns a JSON-able answer. Replays of a
+    stored business error come back as `{"error": {...}, ...}`.
+    """
+    digest = request_hash(payload)
+    existing = await IdempotencyRecord.get_or_none(user_id=user_id, operation=operation, key=key)
+    if existing is not None:
+        return _replay(existing, digest)
+
+    async def claim_and_run() -> Response:
+        record = await IdempotencyRecord.create(
+            user_id=user_id, operation=operation, key=key, request_hash=digest,
+            response={}, created_at=clock.now(),
+        )
+        response = await effect()
+        record.response = response
+        await record.save(update_fields=["response"])
+        return response
+
+    try:
+        return await atomic(claim_and_run)
+    except IntegrityError:
+        existing = await IdempotencyRecord.get_or_none(
+            user_id=user_id, operation=operation, key=key
+        )
+        if existing is None:
+            raise
+        return _replay(existing, digest)
+
+
+def raise_stored_error(response: Response) -> None:
+    if "error" in response:
+        raise LedgerError.from_dict(response["error"])

@@ -1,0 +1,102 @@
+"""Prices: volume tiers and promo codes are data; the rules below only read them.
+
+All amounts are integer cents; 1 credit lists at 100 cents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ledger.errors import InvalidInput, InvalidPromoCode
+from models import MAX_CREDITS_PER_PURCHASE
+
+LIST_PRICE_CENTS = 100
+
+
+@dataclass(frozen=True)
+class Tier:
+    min_credits: int
+    discount_percent: int
+
+
+@dataclass(frozen=True)
+class Promo:
+    code: str
+    discount_percent: int
+    min_credits: int
+
+
+# Ordered by min_credits. 20,000 credits or more: 20 % off.
+TIERS: tuple[Tier, ...] = (Tier(0, 0), Tier(20_000, 20))
+PROMOS: dict[str, Promo] = {"twentyofftc": Promo("twentyoffTC", 20, 20_000)}
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    credits: int
+    amount_cents: int
+
+
+@dataclass(frozen=True)
+class Quote:
+    credits: int
+    unit_price_cents: int
+    discount_percent: int
+    list_amount_cents: int
+    amount_cents: int
+    promo_code: str | None
+    suggestion: Suggestion | None
+
+
+def _tier_for(credits: int) -> Tier:
+    return [t for t in TIERS if credits >= t.min_credits][-1]
+
+
+def _unit_price(discount_percent: int) -> int:
+    return LIST_PRICE_CENTS * (100 - discount_percent) // 100
+
+
+def validate_credits(credits: int, field: str = "credits") -> None:
+    if not 1 <= credits <= MAX_CREDITS_PER_PURCHASE:
+        raise InvalidInput(
+            f"credits must be between 1 and {MAX_CREDITS_PER_PURCHASE:,}", field=[field]
+        )
+
+
+def quote(credits: int, promo_code: str | None = None) -> Quote:
+    """Price `credits`; a promo code never stacks with the volume tier."""
+    validate_credits(credits)
+    discount = _tier_for(credits).discount_percent
+    promo = None
+    if promo_code is not None and promo_code.strip():
+        promo = PROMOS.get(promo_code.strip().lower())
+        if promo is None:
+            raise InvalidPromoCode("this promo code does not exist", field=["promoCode"])
+        if credits < promo.min_credits:
+            raise InvalidPromoCode(
+                f"{promo.code} applies to purchases of {promo.min_credits:,} credits or more",
+                field=["promoCode"],
+            )
+        discount = max(discount, promo.discount_percent)
+    unit = _unit_price(discount)
+    amount = credits * unit
+    return Quote(
+        credits=credits,
+        unit_price_cents=unit,
+        discount_percent=discount,
+        list_amount_cents=credits * LIST_PRICE_CENTS,
+        amount_cents=amount,
+        promo_code=promo.code if promo else None,
+        suggestion=_suggest(credits, amount),
+    )
+
+
+def _suggest(credits: int, amount_cents: int) -> Suggestion | None:
+    """The smallest higher tier that costs no more than what was asked for."""
+    for tier in TIERS:
+        if tier.min_credits <= credits:
+            continue
+        tier_amount = tier.min_credits * _unit_price(tier.discount_percent)
+        if tier_amount <= amount_cents:
+            return Suggestion(credits=tier.min_credits, amount_cents=tier_amount)
+    return None

@@ -1,0 +1,96 @@
+"""Accounts, owners, the redemption code, and the viewer."""
+
+from __future__ import annotations
+
+import strawberry
+
+from ledger import accounts
+from models import Ownership
+from resolvers.common import actor_of, parse_id, run_mutation, run_query
+from schema.context import Info
+from schema.inputs import AccountRefInput, CreateAccountInput, OwnerInput, UpdateAccountInput
+from schema.payloads import AccountPayload
+from schema.types import Account, User, Viewer
+
+
+async def viewer(info: Info) -> Viewer:
+    actor = actor_of(info)
+    ownership = await Ownership.get_or_none(user_id=actor.user_id).select_related("account")
+    return Viewer(
+        user=User.from_model(actor.user), is_support=actor.is_support,
+        account_row=ownership.account if ownership else None,
+    )
+
+
+async def account(info: Info, id: strawberry.ID | None = None) -> Account | None:
+    row = await run_query(
+        info, lambda actor: accounts.account_for(actor, parse_id(id, "id"))
+    )
+    return Account.from_model(row)
+
+
+async def create_account(info: Info, input: CreateAccountInput) -> AccountPayload:
+    row, errors = await run_mutation(
+        info,
+        lambda actor: accounts.create_account(
+            actor=actor, name=input.name, approval_mode=input.approval_mode,
+            auto_approve_limit=input.auto_approve_limit,
+        ),
+        Account.from_model,
+    )
+    return AccountPayload(account=row, errors=errors)
+
+
+async def update_account(info: Info, input: UpdateAccountInput) -> AccountPayload:
+    def given(value: object) -> bool:
+        return value is not strawberry.UNSET
+
+    changes: dict[str, object] = {}
+    if given(input.name) and input.name is not None:
+        changes["name"] = input.name
+    if given(input.approval_mode) and input.approval_mode is not None:
+        changes["approval_mode"] = input.approval_mode
+    if given(input.auto_approve_limit):
+        changes["auto_approve_limit"] = input.auto_approve_limit
+    row, errors = await run_mutation(
+        info,
+        lambda actor: accounts.update_account(
+            actor=actor, account_id=parse_id(input.account_id, "accountId"), **changes  # type: ignore[arg-type]
+        ),
+        Account.from_model,
+    )
+    return AccountPayload(account=row, errors=errors)
+
+
+async def add_account_owner(info: Info, input: OwnerInput) -> AccountPayload:
+    row, errors = await run_mutation(
+        info,
+        lambda actor: accounts.add_owner(
+            actor=actor, account_id=parse_id(input.account_id, "accountId"), email=input.email
+        ),
+        Account.from_model,
+    )
+    return AccountPayload(account=row, errors=errors)
+
+
+async def remove_account_owner(info: Info, input: OwnerInput) -> AccountPayload:
+    row, errors = await run_mutation(
+        info,
+        lambda actor: accounts.remove_owner(
+            actor=actor, account_id=parse_id(input.account_id, "accountId"), email=input.email
+        ),
+        Account.from_model,
+    )
+    return AccountPayload(account=row, errors=errors)
+
+
+async def rotate_redemption_code(
+    info: Info, input: AccountRefInput | None = None
+) -> AccountPayload:
+    account_id = input.account_id if input else None
+    row, errors = await run_mutation(
+        info,
+        lambda actor: accounts.rotate_code(actor=actor, account_id=parse_id(account_id, "accountId")),
+        Account.from_model,
+    )
+    return AccountPayload(account=row, errors=errors)

@@ -1,0 +1,72 @@
+"""What every resolver needs: the caller, and ledger errors mapped to GraphQL."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import strawberry
+from graphql import GraphQLError
+
+from ledger.actors import Actor
+from ledger.errors import ErrorCode, InvalidInput, LedgerError
+from schema.context import Info
+from schema.types import UserError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Unauthenticated(GraphQLError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, extensions={"code": ErrorCode.UNAUTHENTICATED.value})
+
+
+def actor_of(info: Info) -> Actor:
+    if info.context.actor is None:
+        raise Unauthenticated(info.context.auth_error or "sign in first")
+    return info.context.actor
+
+
+def user_errors(exc: LedgerError) -> list[UserError]:
+    return [UserError(code=exc.code, message=exc.message, field=exc.field)]
+
+
+def query_error(exc: LedgerError) -> GraphQLError:
+    extensions: dict[str, object] = {"code": exc.code.value}
+    if exc.field:
+        extensions["field"] = exc.field
+    return GraphQLError(exc.message, extensions=extensions)
+
+
+def parse_id(value: strawberry.ID | str | None, field: str) -> int | None:
+    if value is None or value is strawberry.UNSET:
+        return None
+    try:
+        parsed = int(str(value))
+    except ValueError as exc:
+        raise InvalidInput(f"{field} is not a valid id", field=[field]) from exc
+    if parsed <= 0 or parsed > 2**31 - 1:
+        raise InvalidInput(f"{field} is not a valid id", field=[field])
+    return parsed
+
+
+async def run_query(info: Info, call: Callable[[Actor], Awaitable[T]]) -> T:
+    """Run a read for the caller; a ledger error becomes a top-level error with its code."""
+    actor = actor_of(info)
+    try:
+        return await call(actor)
+    except LedgerError as exc:
+        raise query_error(exc) from exc
+
+
+async def run_mutation(
+    info: Info, call: Callable[[Actor], Awaitable[T]], build: Callable[[T], R]
+) -> tuple[R | None, list[UserError]]:
+    """Run a change for the caller; a ledger error becomes the payload's `errors`."""
+    actor = actor_of(info)
+    try:
+        value = await call(actor)
+    except LedgerError as exc:
+        return None, user_errors(exc)
+    return build(value), []

@@ -1,0 +1,81 @@
+"""Prices, purchases, balance, lots and the ledger history."""
+
+from __future__ import annotations
+
+import strawberry
+
+from ledger import balances, history, pricing, purchases
+from ledger.errors import LedgerError
+from resolvers.common import actor_of, parse_id, query_error, run_mutation, run_query
+from schema.connections import Connection, decode_cursor, to_connection
+from schema.context import Info
+from schema.enums import LotStatus
+from schema.inputs import PurchaseCreditsInput
+from schema.payloads import PurchasePayload
+from schema.types import Balance, Lot, PriceQuote, PriceSuggestion, Purchase, Transaction
+
+
+async def price_quote(info: Info, credits: int, promo_code: str | None = None) -> PriceQuote:
+    actor_of(info)
+    try:
+        quote = pricing.quote(credits, promo_code)
+    except LedgerError as exc:
+        raise query_error(exc) from exc
+    suggestion = quote.suggestion
+    return PriceQuote(
+        credits=quote.credits, unit_price_cents=quote.unit_price_cents,
+        discount_percent=quote.discount_percent, list_amount_cents=quote.list_amount_cents,
+        amount_cents=quote.amount_cents, promo_code=quote.promo_code,
+        suggestion=PriceSuggestion(credits=suggestion.credits, amount_cents=suggestion.amount_cents)
+        if suggestion else None,
+    )
+
+
+async def purchase_credits(info: Info, input: PurchaseCreditsInput) -> PurchasePayload:
+    row, errors = await run_mutation(
+        info,
+        lambda actor: purchases.purchase_credits(
+            actor=actor, account_id=parse_id(input.account_id, "accountId"),
+            credits=input.credits, promo_code=input.promo_code,
+            payment_token=input.payment_token,
+            use_saved_payment_method=input.use_saved_payment_method,
+            idempotency_key=input.idempotency_key,
+        ),
+        Purchase.from_model,
+    )
+    return PurchasePayload(purchase=row, errors=errors)
+
+
+async def balance(info: Info, account_id: strawberry.ID | None = None) -> Balance:
+    value = await run_query(
+        info, lambda actor: balances.balance(actor=actor, account_id=parse_id(account_id, "accountId"))
+    )
+    return Balance.from_balance(value)
+
+
+async def lots(
+    info: Info, account_id: strawberry.ID | None = None, status: LotStatus | None = None,
+    first: int | None = None, after: str | None = None,
+) -> Connection[Lot]:
+    page = await run_query(
+        info,
+        lambda actor: history.list_lots(
+            actor=actor, account_id=parse_id(account_id, "accountId"), status=status,
+            first=first, after=decode_cursor(after),
+        ),
+    )
+    return to_connection(page, Lot.from_model)
+
+
+async def transactions(
+    info: Info, account_id: strawberry.ID | None = None, first: int | None = None,
+    after: str | None = None,
+) -> Connection[Transaction]:
+    page = await run_query(
+        info,
+        lambda actor: history.list_transactions(
+            actor=actor, account_id=parse_id(account_id, "accountId"), first=first,
+            after=decode_cursor(after),
+        ),
+    )
+    return to_connection(page, Transaction.from_model)

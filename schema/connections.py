@@ -1,0 +1,61 @@
+"""Relay connections with opaque keyset cursors."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import strawberry
+
+from ledger.errors import InvalidInput
+from ledger.pages import Page
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    total_count: int
+
+
+def encode_cursor(row_id: int) -> str:
+    return base64.urlsafe_b64encode(f"k:{row_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if kind != "k":
+            raise ValueError(cursor)
+        return int(value)
+    except ValueError as exc:
+        raise InvalidInput("after is not a cursor from this list", field=["after"]) from exc
+
+
+def to_connection(page: Page[R], build: Callable[[R], T]) -> Connection[T]:
+    edges = [Edge(cursor=encode_cursor(int(row.pk)), node=build(row)) for row in page.items]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
+        ),
+        total_count=page.total,
+    )

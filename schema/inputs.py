@@ -1,0 +1,47 @@
+"""Mutation inputs. Unset fields are `strawberry.UNSET`; explicit nulls are None."""
+
+from __future__ import annotations
+
+import strawberry
+
+from schema.enums import ApprovalMode
+
+
+@strawberry.input
+class CreateAccountInput:
+    name: str | None = None
+    approval_mode: ApprovalMode = ApprovalMode.AUTOMATIC
+    auto_approve_limit: int | None = None
+
+
+@strawberry.input
+class UpdateAccountInput:
+    account_id: strawberry.ID | None = None
+    name: str | None = strawberry.UNSET
+    approval_mode: ApprovalMode | None = strawberry.UNSET
+    auto_approve_limit: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Redemptions of at most this many credits are approved at once in MANUAL "
+        "mode; null clears it.",
+    )
+
+
+@strawberry.input
+class OwnerInput:
+    account_id: strawberry.ID | None = None
+    email: str
+
+
+@strawberry.input
+class AccountRefInput:
+    account_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class PurchaseCreditsInput:
+    account_id: strawberry.ID | None = None
+    credits: int
+    promo_code: str | None = None
+    payment_token: str | None = None
+    use_saved_payment_method: bool = False
+    idempotency_key: str

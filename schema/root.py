@@ -1,0 +1,82 @@
+"""The root types and the executable schema. Fields point at thin resolvers."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+from strawberry.extensions.base_extension import SchemaExtension
+from strawberry.types import ExecutionContext
+
+from resolvers import accounts, credits
+from schema.connections import Connection
+from schema.payloads import AccountPayload, PurchasePayload
+from schema.types import Balance, Lot, PriceQuote, Transaction, Viewer
+from schema.types import Account as AccountType
+
+
+@strawberry.type
+class Query:
+    viewer: Viewer = strawberry.field(resolver=accounts.viewer)
+    account: AccountType | None = strawberry.field(resolver=accounts.account)
+    balance: Balance = strawberry.field(resolver=credits.balance)
+    lots: Connection[Lot] = strawberry.field(resolver=credits.lots)
+    transactions: Connection[Transaction] = strawberry.field(resolver=credits.transactions)
+    price_quote: PriceQuote = strawberry.field(resolver=credits.price_quote)
+
+
+@strawberry.type
+class Mutation:
+    create_account: AccountPayload = strawberry.mutation(resolver=accounts.create_account)
+    update_account: AccountPayload = strawberry.mutation(resolver=accounts.update_account)
+    add_account_owner: AccountPayload = strawberry.mutation(resolver=accounts.add_account_owner)
+    remove_account_owner: AccountPayload = strawberry.mutation(
+        resolver=accounts.remove_account_owner
+    )
+    rotate_redemption_code: AccountPayload = strawberry.mutation(
+        resolver=accounts.rotate_redemption_code
+    )
+    purchase_credits: PurchasePayload = strawberry.mutation(resolver=credits.purchase_credits)
+
+
+def _is_expected(error: GraphQLError) -> bool:
+    """Errors we raised on purpose carry a code; anything else is masked."""
+    return error.original_error is None or isinstance(error.original_error, GraphQLError) or bool(
+        error.extensions and "code" in error.extensions
+    )
+
+
+class MaskUnexpected(MaskErrors):
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=lambda e: not _is_expected(e))
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": "INTERNAL"}
+        return masked
+
+
+class CreditsSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Errors we raised on purpose (auth, validation, typed codes) are answers, not faults.
+        unexpected = [e for e in errors if not _is_expected(e)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+def build_schema(extra_extensions: list[type[SchemaExtension]] | None = None) -> strawberry.Schema:
+    return CreditsSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+            MaskUnexpected,
+            *(extra_extensions or []),
+        ],
+    )
+
+
+schema = build_schema()

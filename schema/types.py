@@ -1,0 +1,274 @@
+"""GraphQL object types, each built from a model by `from_model` (types are not rows)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Self
+
+import strawberry
+
+import models
+from ledger import balances, clock
+from ledger.accounts import display_code
+from schema.context import Info
+from schema.enums import (
+    ApprovalMode,
+    ErrorCode,
+    LotStatus,
+    PurchaseStatus,
+    RedemptionStatus,
+    TransactionKind,
+)
+
+
+@strawberry.type
+class UserError:
+    code: ErrorCode
+    message: str
+    field: list[str] | None = None
+
+
+@strawberry.type
+class User:
+    id: strawberry.ID
+    email: str
+    name: str
+
+    @classmethod
+    def from_model(cls, row: models.User) -> Self:
+        return cls(id=strawberry.ID(str(row.id)), email=row.email, name=row.name)
+
+
+@strawberry.type
+class Balance:
+    available: int
+    pending: int
+    expiring_within_90_days: int = strawberry.field(name="expiringWithin90Days")
+    next_expiry: datetime | None
+
+    @classmethod
+    def from_balance(cls, value: balances.Balance) -> Self:
+        return cls(
+            available=value.available,
+            pending=value.pending,
+            expiring_within_90_days=value.expiring_within_90_days,
+            next_expiry=value.next_expiry,
+        )
+
+
+@strawberry.type
+class Account:
+    id: strawberry.ID
+    name: str
+    approval_mode: ApprovalMode
+    auto_approve_limit: int | None
+    created_at: datetime
+    row: strawberry.Private[models.Account]
+
+    @classmethod
+    def from_model(cls, row: models.Account) -> Self:
+        return cls(
+            id=strawberry.ID(str(row.id)), name=row.name, approval_mode=row.approval_mode,
+            auto_approve_limit=row.auto_approve_limit, created_at=row.created_at, row=row,
+        )
+
+    @strawberry.field
+    async def owners(self, info: Info) -> list[User]:
+        users = await info.context.loaders.owners_by_account.load(self.row.id)
+        return [User.from_model(u) for u in users]
+
+    @strawberry.field(description="Learners enter this code at checkout; shown to owners only.")
+    def redemption_code(self) -> str:
+        return display_code(self.row)
+
+    @strawberry.field
+    async def balance(self, info: Info) -> Balance:
+        return Balance.from_balance(await info.context.loaders.balances_by_account.load(self.row.id))
+
+
+@strawberry.type
+class Lot:
+    id: strawberry.ID
+    credits: int
+    remaining: int
+    purchased_at: datetime
+    expires_at: datetime
+    status: LotStatus
+
+    @classmethod
+    def from_model(cls, row: models.Lot) -> Self:
+        return cls(
+            id=strawberry.ID(str(row.id)), credits=row.credits, remaining=row.remaining,
+            purchased_at=row.purchased_at, expires_at=row.expires_at,
+            status=balances.lot_status(row, clock.now()),
+        )
+
+
+@strawberry.type
+class Purchase:
+    id: strawberry.ID
+    credits: int
+    unit_price_cents: int
+    discount_percent: int
+    amount_cents: int
+    status: PurchaseStatus
+    created_at: datetime
+    row: strawberry.Private[models.Purchase]
+
+    @classmethod
+    def from_model(cls, row: models.Purchase) -> Self:
+        return cls(
+            id=strawberry.ID(str(row.id)), credits=row.credits,
+            unit_price_cents=row.unit_price_cents, discount_percent=row.discount_percent,
+            amount_cents=row.amount_cents, status=row.status, created_at=row.created_at, row=row,
+        )
+
+    @strawberry.field
+    async def lot(self, info: Info) -> Lot | None:
+        lot = await info.context.loaders.lots_by_purchase.load(self.row.id)
+        return Lot.from_model(lot) if lot else None
+
+
+@strawberry.type
+class PriceSuggestion:
+    credits: int
+    amount_cents: int
+
+
+@strawberry.type
+class PriceQuote:
+    credits: int
+    unit_price_cents: int
+    discount_percent: int
+    list_amount_cents: int
+    amount_cents: int
+    promo_code: str | None
+    suggestion: PriceSuggestion | None
+
+
+@strawberry.type
+class Course:
+    id: strawberry.ID
+    sku: str
+    title: str
+    price_credits: int
+    active: bool
+
+    @classmethod
+    def from_model(cls, row: models.Course) -> Self:
+        return cls(
+            id=strawberry.ID(str(row.id)), sku=row.sku, title=row.title,
+            price_credits=row.price_credits, active=row.active,
+        )
+
+
+@strawberry.type
+class Draw:
+    credits: int
+    row: strawberry.Private[models.Draw]
+
+    @strawberry.field
+    async def lot(self, info: Info) -> Lot:
+        lot = await info.context.loaders.lots_by_id.load(self.row.lot_id)  # type: ignore[attr-defined]
+        assert lot is not None
+        return Lot.from_model(lot)
+
+
+@strawberry.type
+class Redemption:
+    id: strawberry.ID
+    status: RedemptionStatus
+    credits: int
+    requested_at: datetime
+    decided_at: datetime | None
+    reason: str | None
+    row: strawberry.Private[models.Redemption]
+
+    @classmethod
+    def from_model(cls, row: models.Redemption) -> Self:
+        return cls(
+            id=strawberry.ID(str(row.id)), status=row.status, credits=row.credits,
+            requested_at=row.requested_at, decided_at=row.decided_at, reason=row.reason, row=row,
+        )
+
+    @strawberry.field
+    async def course(self, info: Info) -> Course:
+        course = await info.context.loaders.courses_by_id.load(self.row.course_id)  # type: ignore[attr-defined]
+        assert course is not None
+        return Course.from_model(course)
+
+    @strawberry.field
+    async def learner(self, info: Info) -> User:
+        user = await info.context.loaders.users_by_id.load(self.row.learner_id)  # type: ignore[attr-defined]
+        assert user is not None
+        return User.from_model(user)
+
+    @strawberry.field
+    async def decided_by(self, info: Info) -> User | None:
+        user_id = self.row.decided_by_id  # type: ignore[attr-defined]
+        user = await info.context.loaders.users_by_id.load(user_id) if user_id else None
+        return User.from_model(user) if user else None
+
+    @strawberry.field
+    async def draws(self, info: Info) -> list[Draw]:
+        rows = await info.context.loaders.draws_by_redemption.load(self.row.id)
+        return [Draw(credits=d.credits, row=d) for d in rows]
+
+
+@strawberry.type
+class Transaction:
+    id: strawberry.ID
+    kind: TransactionKind
+    credits: int
+    balance_after: int
+    reason: str | None
+    reference: str | None
+    expires_at: datetime | None
+    created_at: datetime
+    row: strawberry.Private[models.LedgerEntry]
+
+    @classmethod
+    def from_model(cls, row: models.LedgerEntry) -> Self:
+        return cls(
+            id=strawberry.ID(str(row.id)), kind=row.kind, credits=row.credits,
+            balance_after=row.balance_after, reason=row.reason, reference=row.reference,
+            expires_at=row.expires_at, created_at=row.created_at, row=row,
+        )
+
+    @strawberry.field
+    async def lot(self, info: Info) -> Lot | None:
+        lot_id = self.row.lot_id  # type: ignore[attr-defined]
+        lot = await info.context.loaders.lots_by_id.load(lot_id) if lot_id else None
+        return Lot.from_model(lot) if lot else None
+
+    @strawberry.field
+    async def purchase(self, info: Info) -> Purchase | None:
+        purchase_id = self.row.purchase_id  # type: ignore[attr-defined]
+        row = await info.context.loaders.purchases_by_id.load(purchase_id) if purchase_id else None
+        return Purchase.from_model(row) if row else None
+
+    @strawberry.field
+    async def redemption(self, info: Info) -> Redemption | None:
+        redemption_id = self.row.redemption_id  # type: ignore[attr-defined]
+        row = (
+            await info.context.loaders.redemptions_by_id.load(redemption_id)
+            if redemption_id else None
+        )
+        return Redemption.from_model(row) if row else None
+
+    @strawberry.field
+    async def actor(self, info: Info) -> User | None:
+        actor_id = self.row.actor_id  # type: ignore[attr-defined]
+        user = await info.context.loaders.users_by_id.load(actor_id) if actor_id else None
+        return User.from_model(user) if user else None
+
+
+@strawberry.type
+class Viewer:
+    user: User
+    is_support: bool
+    account_row: strawberry.Private[models.Account | None]
+
+    @strawberry.field
+    def account(self) -> Account | None:
+        return Account.from_model(self.account_row) if self.account_row else None
