@@ -1,0 +1,148 @@
+"""Shared fixtures: a migrated database per session, a movable clock, GraphQL clients.
+
+Set DATABASE_URL=postgres://… to run the suite on PostgreSQL (a fresh database is
+created for the session and dropped afterwards); otherwise a SQLite file is used.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+from tortoise import Tortoise, connections
+
+from ledger import clock as app_clock
+from ledger import payments
+from settings import get_settings, tortoise_config
+from tests.helpers import GraphQLClient, make_client
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith(("postgres://", "postgresql://")) else None
+
+
+@pytest.fixture(scope="session")
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    base = _postgres_url()
+    if base is None:
+        path = tmp_path_factory.mktemp("db") / "credits.sqlite3"
+        yield f"sqlite://{path}"
+        return
+    name = f"credits_test_{uuid.uuid4().hex[:10]}"
+    admin = base.rsplit("/", 1)[0] + "/postgres"
+    import asyncio
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(admin.replace("postgres://", "postgresql://", 1))
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    yield base.rsplit("/", 1)[0] + "/" + name
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+async def database(db_url: str) -> AsyncIterator[str]:
+    from tortoise.migrations.api.migrate import migrate
+
+    config = tortoise_config(get_settings(), db_url)
+    await migrate(config=config)
+    await Tortoise.close_connections()
+    await Tortoise.init(config=config, _enable_global_fallback=True)
+    yield db_url
+    await Tortoise.close_connections()
+
+
+TABLES = [
+    "email_delivery", "outbox_message", "reminder_sent", "job_lease", "draw", "ledger_entry",
+    "idempotency_record", "redemption", "course", "lot", "quote_request", "purchase",
+    "audit_event", "ownership", "account", "user",
+]
+
+
+async def truncate_all() -> None:
+    conn = connections.get("default")
+    if conn.capabilities.dialect == "postgres":
+        names = ", ".join(f'"{t}"' for t in TABLES)
+        await conn.execute_script(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    else:
+        for table in TABLES:
+            await conn.execute_script(f'DELETE FROM "{table}"')
+        await conn.execute_script("DELETE FROM sqlite_sequence")
+
+
+@pytest.fixture(autouse=True)
+async def db(database: str) -> AsyncIterator[str]:
+    yield database
+    await truncate_all()
+
+
+class FrozenClock:
+    def __init__(self, start: datetime) -> None:
+        self.current = start
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> datetime:
+        self.current += timedelta(**delta)
+        return self.current
+
+    def set(self, moment: datetime) -> None:
+        self.current = moment
+
+
+@pytest.fixture
+def clock() -> Iterator[FrozenClock]:
+    frozen = FrozenClock(datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
+    app_clock.set_clock(frozen)
+    yield frozen
+    app_clock.set_clock(None)
+
+
+@pytest.fixture(autouse=True)
+def sandbox_gateway() -> Iterator[payments.SandboxGateway]:
+    gateway = payments.SandboxGateway()
+    payments.set_gateway(gateway)
+    yield gateway
+    payments.set_gateway(payments.SandboxGateway())
+
+
+@pytest.fixture
+def client_factory(database: str):  # type: ignore[no-untyped-def]
+    def factory(email: str, name: str = "", support: bool = False) -> GraphQLClient:
+        return make_client(email=email, name=name or email.split("@")[0].title(), support=support)
+
+    return factory
+
+
+@pytest.fixture
+def ann(client_factory) -> GraphQLClient:  # type: ignore[no-untyped-def]
+    return client_factory("ann@example.com", "Ann Owner")
+
+
+@pytest.fixture
+def bob(client_factory) -> GraphQLClient:  # type: ignore[no-untyped-def]
+    return client_factory("bob@example.com", "Bob Owner")
+
+
+@pytest.fixture
+def stranger(client_factory) -> GraphQLClient:  # type: ignore[no-untyped-def]
+    return client_factory("mallory@example.net", "Mallory Stranger")
+
+
+@pytest.fixture
+def support(client_factory) -> GraphQLClient:  # type: ignore[no-untyped-def]
+    return client_factory("help@credits.example", "Sam Support", support=True)
+
+
+ROOT = Path(__file__).resolve().parent.parent
