@@ -34,7 +34,10 @@ class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._jwks = (
-            jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True, lifespan=300)
+            jwt.PyJWKClient(
+                settings.jwt_jwks_url, lifespan=300,
+                cooldown_duration=settings.jwt_jwks_refresh_seconds,
+            )
             if settings.jwt_jwks_url
             else None
         )

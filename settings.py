@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     jwt_jwks_url: str = ""
     jwt_issuer: str = ""
     jwt_audience: str = ""
+    # After a token names an unknown key id, the key set is fetched again at most this often.
+    jwt_jwks_refresh_seconds: float = Field(default=10, ge=0)
     # Signs and encrypts redemption codes and export links; never leaves the server.
     secret_key: str = DEV_SECRET_KEY
 

@@ -144,6 +144,12 @@ async def add_owner(*, actor: Actor, account_id: int | None, email: str) -> Acco
 
     try:
         return await atomic(add)
+    except IntegrityError:
+        # A concurrent request invited or added the same person: decide again with
+        # what it committed.
+        pass
+    try:
+        return await atomic(add)
     except IntegrityError as exc:
         raise AlreadyOwnsAccount(
             f"{email} already owns a training credits account", field=["email"]

@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from tortoise import connections
-from tortoise.exceptions import OperationalError, TransactionManagementError
 from tortoise.transactions import in_transaction
 
 from models import Account
@@ -32,7 +31,8 @@ def _is_retryable(exc: BaseException) -> bool:
     while seen is not None:
         if getattr(seen, "sqlstate", None) in RETRYABLE_SQLSTATES:
             return True
-        seen = seen.__cause__ or (seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None)
+        wrapped = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
+        seen = seen.__cause__ or wrapped
     return False
 
 
@@ -42,7 +42,7 @@ async def atomic(work: Callable[[], Awaitable[T]]) -> T:
         try:
             async with in_transaction():
                 return await work()
-        except (OperationalError, TransactionManagementError) as exc:
+        except Exception as exc:  # asyncpg's own errors are not all translated by Tortoise
             if attempt == MAX_ATTEMPTS or not _is_retryable(exc):
                 raise
             await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
@@ -50,5 +50,10 @@ async def atomic(work: Callable[[], Awaitable[T]]) -> T:
 
 
 async def lock_account(account_id: int) -> Account | None:
-    """Lock the account row for the rest of the transaction (first in the lock order)."""
-    return await Account.select_for_update().get_or_none(id=account_id)
+    """Lock the account row for the rest of the transaction (first in the lock order).
+
+    FOR NO KEY UPDATE: rows that reference the account (a purchase, a lot) take
+    FOR KEY SHARE on it for their foreign key, which FOR UPDATE would conflict with,
+    deadlocking two writers that each inserted a row before locking.
+    """
+    return await Account.select_for_update(no_key=True).get_or_none(id=account_id)

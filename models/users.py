@@ -6,7 +6,8 @@ class User(Model):
     """A person, identified by the identity provider's `sub`.
 
     An invited owner exists before their first sign-in with `sub` NULL; the first
-    sign-in with that email links the `sub`. Emails are stored lower-cased.
+    sign-in with that email links the `sub`. Emails are stored lower-cased; at most one
+    invited user per email (a partial unique index, migration 0003).
     """
 
     id = fields.IntField(primary_key=True)

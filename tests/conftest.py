@@ -146,3 +146,24 @@ def support(client_factory) -> GraphQLClient:  # type: ignore[no-untyped-def]
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def server(database: str) -> Iterator[str]:
+    """One real server for the session: two workers on PostgreSQL, one on SQLite."""
+    from tests.live import live_server
+
+    workers = 2 if database.startswith("postgres") else 1
+    with live_server(database, workers=workers) as base:
+        yield base
+
+
+@pytest.fixture
+def http_factory(server: str):  # type: ignore[no-untyped-def]
+    """Clients that talk to the real server over HTTP, each its own connection."""
+
+    def factory(email: str, name: str = "", support: bool = False) -> GraphQLClient:
+        return make_client(email=email, name=name or email.split("@")[0].title(),
+                           support=support, base_url=server)
+
+    return factory

@@ -1,0 +1,156 @@
+"""A signed-in stranger can read or change nothing of another account.
+
+The walk reads the committed `schema/schema.graphql`: every root field that takes an
+account (an `accountId` argument or input field, or `account(id:)`) is called with the
+victim's account, and every root field must be classified here, so a new field that
+is not walked fails this test until someone decides what it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLInputObjectType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    build_schema,
+)
+
+from cli import SCHEMA_FILE
+from models import Account, AuditEvent, LedgerEntry, Lot, Ownership, Purchase
+from tests.helpers import buy, create_account
+
+# Root fields that act on no account, or only on the caller's own.
+NOT_ACCOUNT_SCOPED = {
+    "Query.viewer": "the caller's own user",
+    "Query.priceQuote": "pure pricing",
+    "Mutation.createAccount": "creates the caller's own account",
+}
+DENIED = {"NOT_FOUND", "FORBIDDEN"}
+
+
+def _unwrap(t: Any) -> Any:
+    while isinstance(t, (GraphQLNonNull, GraphQLList)):
+        t = t.of_type
+    return t
+
+
+def _value(name: str, t: Any, victim: dict[str, Any], overrides: dict[str, Any]) -> Any:
+    if name in overrides:
+        return overrides[name]
+    if name in ("accountId", "id") and victim.get("_account_arg") == name:
+        return victim["accountId"]
+    if name == "accountId":
+        return victim["accountId"]
+    is_list = isinstance(t.of_type if isinstance(t, GraphQLNonNull) else t, GraphQLList)
+    base = _unwrap(t)
+    if isinstance(base, GraphQLInputObjectType):
+        return {
+            field_name: _value(field_name, field.type, victim, overrides)
+            for field_name, field in base.fields.items()
+            if isinstance(field.type, GraphQLNonNull) or field_name == "accountId"
+            or field_name in overrides
+        }
+    if isinstance(base, GraphQLEnumType):
+        scalar: Any = next(iter(base.values))
+    elif isinstance(base, GraphQLScalarType):
+        scalar = {"Int": 1, "String": "x", "ID": "1", "Boolean": False,
+                  "DateTime": "2030-01-01T00:00:00+00:00", "Date": "2030-01-01"}[base.name]
+    else:
+        raise AssertionError(f"cannot make a value for {name}: {base}")
+    return [scalar] if is_list else scalar
+
+
+def _selection(field: GraphQLField) -> str:
+    base = _unwrap(field.type)
+    if isinstance(base, GraphQLObjectType) and "errors" in base.fields:
+        return "{ __typename errors { code } }"
+    if isinstance(base, GraphQLObjectType):
+        return "{ __typename }"
+    return ""
+
+
+def _takes_account(field: GraphQLField) -> str | None:
+    for arg_name, arg in field.args.items():
+        if arg_name == "accountId":
+            return "accountId"
+        base = _unwrap(arg.type)
+        if isinstance(base, GraphQLInputObjectType) and "accountId" in base.fields:
+            return "accountId"
+    return None
+
+
+async def _snapshot() -> list[Any]:
+    return [
+        await Account.all().order_by("id").values_list(
+            "name", "approval_mode", "auto_approve_limit", "code_hash"
+        ),
+        await Ownership.all().order_by("id").values_list("account_id", "user_id"),
+        await Lot.all().order_by("id").values_list("remaining", "expires_at"),
+        await LedgerEntry.all().count(),
+        await Purchase.all().count(),
+        await AuditEvent.all().count(),
+    ]
+
+
+async def test_a_stranger_can_read_or_change_nothing_of_another_account(ann, stranger):
+    account = await create_account(ann, name="Victim Ltd", approvalMode="MANUAL")
+    await buy(ann, 500, "v1")
+    await create_account(stranger, name="Mallory's own")  # a real owner elsewhere
+    victim = {"accountId": account["id"]}
+    overrides: dict[str, dict[str, Any]] = {
+        "removeAccountOwner": {"email": "ann@example.com"},
+        "addAccountOwner": {"email": "mallory2@example.net"},
+        "purchaseCredits": {"paymentToken": "tok_visa", "credits": 100},
+    }
+    before = await _snapshot()
+
+    schema = build_schema(SCHEMA_FILE.read_text())
+    walked = []
+    for root in (schema.query_type, schema.mutation_type):
+        assert root is not None
+        for name, field in root.fields.items():
+            key = f"{root.name}.{name}"
+            if key in NOT_ACCOUNT_SCOPED:
+                continue
+            account_arg = _takes_account(field) or ("id" if key == "Query.account" else None)
+            assert account_arg, f"{key}: classify this field for the authorization walk"
+            victim["_account_arg"] = account_arg
+            args = {
+                arg_name: _value(arg_name, arg.type, victim, overrides.get(name, {}))
+                for arg_name, arg in field.args.items()
+                if isinstance(arg.type, GraphQLNonNull) or arg_name in ("accountId", "id", "input")
+            }
+            rendered = ", ".join(f"{k}: ${k}" for k in args)
+            declared = ", ".join(f"${k}: {field.args[k].type}" for k in args)
+            operation = "mutation" if root is schema.mutation_type else "query"
+            document = (
+                f"{operation}({declared}) {{ {name}({rendered}) {_selection(field)} }}"
+                if args else f"{operation} {{ {name} {_selection(field)} }}"
+            )
+            body = await stranger.post(document, args)
+            if operation == "query":
+                codes = {e["extensions"]["code"] for e in body.get("errors") or []}
+                assert codes and codes <= DENIED, f"{key} answered {body}"
+            else:
+                payload = body["data"][name]
+                codes = {e["code"] for e in payload["errors"]}
+                assert codes and codes <= DENIED, f"{key} answered {payload}"
+            walked.append(key)
+
+    assert await _snapshot() == before
+    assert "Query.balance" in walked and "Mutation.purchaseCredits" in walked
+
+
+async def test_support_staff_may_read_any_account(ann, support):
+    account = await create_account(ann, name="Customer")
+    data = await support.data(
+        "query($id: ID) { account(id: $id) { name } balance(accountId: $id) { available } }",
+        {"id": account["id"]},
+    )
+    assert data == {"account": {"name": "Customer"}, "balance": {"available": 0}}
