@@ -38,19 +38,27 @@ class CreditsGraphQL(GraphQL[Context, None]):
         self.verifier = TokenVerifier(settings)
 
     async def get_context(
-        self, request: Request | WebSocket, response: Response | None = None
+        self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         http_request = request if isinstance(request, Request) else None
         client = request.client.host if request.client else ""
         try:
             claims = await self.verifier.verify(bearer_token(request.headers.get("authorization")))
         except AuthError as exc:
-            return Context(request=http_request, actor=None, auth_error=str(exc),
-                           client_address=client)
-        user = await sign_in(sub=claims.sub, email=claims.email, name=claims.name,
-                             email_verified=claims.email_verified)
-        return Context(request=http_request, actor=Actor(user=user, is_support=claims.is_support),
-                       client_address=client)
+            return Context(
+                request=http_request, actor=None, auth_error=str(exc), client_address=client
+            )
+        user = await sign_in(
+            sub=claims.sub,
+            email=claims.email,
+            name=claims.name,
+            email_verified=claims.email_verified,
+        )
+        return Context(
+            request=http_request,
+            actor=Actor(user=user, is_support=claims.is_support),
+            client_address=client,
+        )
 
 
 async def healthz(request: Request) -> Response:

@@ -35,7 +35,8 @@ class TokenVerifier:
         self.settings = settings
         self._jwks = (
             jwt.PyJWKClient(
-                settings.jwt_jwks_url, lifespan=300,
+                settings.jwt_jwks_url,
+                lifespan=300,
                 cooldown_duration=settings.jwt_jwks_refresh_seconds,
             )
             if settings.jwt_jwks_url
@@ -91,8 +92,13 @@ def bearer_token(authorization: str | None) -> str:
 
 
 def mint_token(
-    *, email: str, name: str, support: bool = False, ttl: timedelta = timedelta(hours=12),
-    settings: Settings | None = None, sub: str | None = None,
+    *,
+    email: str,
+    name: str,
+    support: bool = False,
+    ttl: timedelta = timedelta(hours=12),
+    settings: Settings | None = None,
+    sub: str | None = None,
 ) -> str:
     """A development token signed with the configured HS256 secret."""
     settings = settings or get_settings()

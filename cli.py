@@ -38,8 +38,13 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if not settings.is_production or args.migrate:
         asyncio.run(apply_migrations())
     uvicorn.run(
-        "app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-        log_level="info", proxy_headers=True,
+        "app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+        proxy_headers=True,
     )
 
 

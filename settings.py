@@ -102,7 +102,9 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def tortoise_config(settings: Settings | None = None, db_url: str | None = None) -> dict[str, object]:
+def tortoise_config(
+    settings: Settings | None = None, db_url: str | None = None
+) -> dict[str, object]:
     settings = settings or get_settings()
     url = db_url or settings.effective_database_url
     if url.startswith(("postgres://", "postgresql://", "asyncpg://")):

@@ -51,7 +51,10 @@ def _check_limit(limit: int | None) -> None:
 
 
 async def create_account(
-    *, actor: Actor, name: str | None, approval_mode: ApprovalMode,
+    *,
+    actor: Actor,
+    name: str | None,
+    approval_mode: ApprovalMode,
     auto_approve_limit: int | None = None,
 ) -> Account:
     chosen = _clean_name(name if name and name.strip() else actor.user.name or actor.user.email)
@@ -63,13 +66,22 @@ async def create_account(
         now = clock.now()
         _, code_hash, ciphertext = codes.new_code()
         account = await Account.create(
-            name=chosen, approval_mode=approval_mode, auto_approve_limit=auto_approve_limit,
-            code_hash=code_hash, code_ciphertext=ciphertext, created_by_id=actor.user_id,
+            name=chosen,
+            approval_mode=approval_mode,
+            auto_approve_limit=auto_approve_limit,
+            code_hash=code_hash,
+            code_ciphertext=ciphertext,
+            created_by_id=actor.user_id,
             created_at=now,
         )
         await Ownership.create(account=account, user_id=actor.user_id, created_at=now)
-        await audit.record(account_id=account.id, actor=actor, action="account.created",
-                           name=chosen, approval_mode=approval_mode.value)
+        await audit.record(
+            account_id=account.id,
+            actor=actor,
+            action="account.created",
+            name=chosen,
+            approval_mode=approval_mode.value,
+        )
         return account
 
     try:
@@ -81,8 +93,12 @@ async def create_account(
 
 
 async def update_account(
-    *, actor: Actor, account_id: int | None, name: str | None = None,
-    approval_mode: ApprovalMode | None = None, auto_approve_limit: object = _UNSET,
+    *,
+    actor: Actor,
+    account_id: int | None,
+    name: str | None = None,
+    approval_mode: ApprovalMode | None = None,
+    auto_approve_limit: object = _UNSET,
 ) -> Account:
     """Change any of name, approval mode, auto-approve limit (None clears the limit)."""
     new_name = _clean_name(name) if name is not None else None
@@ -105,16 +121,19 @@ async def update_account(
             locked.auto_approve_limit = auto_approve_limit  # type: ignore[assignment]
         if changes:
             await locked.save()
-            await audit.record(account_id=locked.id, actor=actor, action="account.updated",
-                               changes=changes)
+            await audit.record(
+                account_id=locked.id, actor=actor, action="account.updated", changes=changes
+            )
         return locked
 
     return await atomic(update)
 
 
 async def owners_of(account_id: int) -> list[User]:
-    return [o.user for o in await Ownership.filter(account_id=account_id)
-            .select_related("user").order_by("id")]
+    return [
+        o.user
+        for o in await Ownership.filter(account_id=account_id).select_related("user").order_by("id")
+    ]
 
 
 async def add_owner(*, actor: Actor, account_id: int | None, email: str) -> Account:
@@ -130,16 +149,18 @@ async def add_owner(*, actor: Actor, account_id: int | None, email: str) -> Acco
         user = await find_or_invite(email)
         current = await Ownership.get_or_none(user_id=user.id)
         if current is not None:
-            if current.account_id == locked.id:  # type: ignore[attr-defined]
+            if current.account_id == locked.id:
                 return locked
             raise AlreadyOwnsAccount(
                 f"{email} already owns another training credits account", field=["email"]
             )
-        await Ownership.create(account=locked, user=user, added_by_id=actor.user_id,
-                               created_at=clock.now())
+        await Ownership.create(
+            account=locked, user=user, added_by_id=actor.user_id, created_at=clock.now()
+        )
         await audit.record(account_id=locked.id, actor=actor, action="owner.added", email=email)
-        await outbox.enqueue("owner_added", account_id=locked.id, user_id=user.id,
-                             added_by_id=actor.user_id)
+        await outbox.enqueue(
+            "owner_added", account_id=locked.id, user_id=user.id, added_by_id=actor.user_id
+        )
         return locked
 
     try:

@@ -10,7 +10,11 @@ from models import AuditEvent
 
 
 async def record(
-    *, account_id: int | None, actor: Actor | None, action: str, reason: str | None = None,
+    *,
+    account_id: int | None,
+    actor: Actor | None,
+    action: str,
+    reason: str | None = None,
     **details: Any,
 ) -> AuditEvent:
     return await AuditEvent.create(

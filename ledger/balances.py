@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from tortoise.functions import Min, Sum
 
 from ledger import clock
-from ledger.actors import Actor
 from ledger.accounts import account_for
+from ledger.actors import Actor
 from models import Lot, LotStatus, Redemption, RedemptionStatus
 
 EXPIRING_WINDOW = timedelta(days=90)

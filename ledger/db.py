@@ -23,7 +23,7 @@ MAX_ATTEMPTS = 6
 
 
 def is_postgres() -> bool:
-    return connections.get("default").capabilities.dialect == "postgres"
+    return bool(connections.get("default").capabilities.dialect == "postgres")
 
 
 def _is_retryable(exc: BaseException) -> bool:

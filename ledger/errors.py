@@ -105,8 +105,18 @@ class CourseUnavailable(LedgerError):
 _BY_CODE: dict[ErrorCode, type[LedgerError]] = {
     cls.code: cls
     for cls in (
-        InvalidInput, Forbidden, NotFound, AlreadyOwnsAccount, LastOwner, InvalidCode,
-        InsufficientCredits, NotPending, PaymentDeclined, InvalidPromoCode,
-        IdempotencyConflict, RateLimited, CourseUnavailable,
+        InvalidInput,
+        Forbidden,
+        NotFound,
+        AlreadyOwnsAccount,
+        LastOwner,
+        InvalidCode,
+        InsufficientCredits,
+        NotPending,
+        PaymentDeclined,
+        InvalidPromoCode,
+        IdempotencyConflict,
+        RateLimited,
+        CourseUnavailable,
     )
 }

@@ -10,7 +10,11 @@ from models import LedgerEntry, Lot, LotStatus
 
 
 async def list_lots(
-    *, actor: Actor, account_id: int | None, status: LotStatus | None, first: int | None,
+    *,
+    actor: Actor,
+    account_id: int | None,
+    status: LotStatus | None,
+    first: int | None,
     after: int | None,
 ) -> Page[Lot]:
     account = await account_for(actor, account_id)

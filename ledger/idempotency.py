@@ -43,7 +43,11 @@ def _replay(record: IdempotencyRecord, digest: str) -> Response:
 
 
 async def run_once(
-    *, user_id: int, operation: str, key: str, payload: dict[str, Any],
+    *,
+    user_id: int,
+    operation: str,
+    key: str,
+    payload: dict[str, Any],
     effect: Callable[[], Awaitable[Response]],
 ) -> Response:
     """Run `effect` once per (user, operation, key); a replayable LedgerError is stored too.
@@ -58,8 +62,12 @@ async def run_once(
 
     async def claim_and_run() -> Response:
         record = await IdempotencyRecord.create(
-            user_id=user_id, operation=operation, key=key, request_hash=digest,
-            response={}, created_at=clock.now(),
+            user_id=user_id,
+            operation=operation,
+            key=key,
+            request_hash=digest,
+            response={},
+            created_at=clock.now(),
         )
         response = await effect()
         record.response = response

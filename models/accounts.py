@@ -1,7 +1,14 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from tortoise import fields
 from tortoise.models import Model
 
 from models.enums import ApprovalMode
+
+if TYPE_CHECKING:
+    from models.users import User
 
 
 class Account(Model):
@@ -19,9 +26,10 @@ class Account(Model):
     code_hash = fields.CharField(max_length=64, unique=True)
     code_ciphertext = fields.TextField()
     saved_payment_method = fields.CharField(max_length=255, null=True)
-    created_by = fields.ForeignKeyField(
+    created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "credits.User", related_name="created_accounts", null=True, on_delete=fields.SET_NULL
     )
+    created_by_id: int | None
     created_at = fields.DatetimeField()
 
     class Meta:
@@ -32,13 +40,18 @@ class Ownership(Model):
     """`user` owns `account`. UNIQUE(user): a user owns at most one account."""
 
     id = fields.IntField(primary_key=True)
-    account = fields.ForeignKeyField(
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "credits.Account", related_name="ownerships", on_delete=fields.CASCADE
     )
-    user = fields.OneToOneField("credits.User", related_name="ownership", on_delete=fields.CASCADE)
-    added_by = fields.ForeignKeyField(
+    account_id: int
+    user: fields.OneToOneRelation[User] = fields.OneToOneField(
+        "credits.User", related_name="ownership", on_delete=fields.CASCADE
+    )
+    user_id: int
+    added_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "credits.User", related_name="owners_added", null=True, on_delete=fields.SET_NULL
     )
+    added_by_id: int | None
     created_at = fields.DatetimeField()
 
     class Meta:
@@ -49,14 +62,16 @@ class AuditEvent(Model):
     """Who did what to an account, and why. Append-only."""
 
     id = fields.IntField(primary_key=True)
-    account = fields.ForeignKeyField(
+    account: fields.ForeignKeyNullableRelation[Account] = fields.ForeignKeyField(
         "credits.Account", related_name="audit_events", null=True, on_delete=fields.CASCADE
     )
-    actor = fields.ForeignKeyField(
+    account_id: int | None
+    actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "credits.User", related_name="audit_events", null=True, on_delete=fields.SET_NULL
     )
+    actor_id: int | None
     action = fields.CharField(max_length=64)
-    details = fields.JSONField(default=dict)
+    details: Any = fields.JSONField(default=dict)
     reason = fields.TextField(null=True)
     created_at = fields.DatetimeField()
 

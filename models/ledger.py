@@ -1,3 +1,7 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -5,6 +9,11 @@ from models.enums import EntryKind, PaymentMethod, PurchaseStatus, QuoteStatus
 
 # Also a CHECK constraint (migration 0002): keep the two equal.
 MAX_CREDITS_PER_PURCHASE = 10_000_000
+
+if TYPE_CHECKING:
+    from models.accounts import Account
+    from models.redemptions import Redemption
+    from models.users import User
 
 
 class Purchase(Model):
@@ -14,12 +23,14 @@ class Purchase(Model):
     """
 
     id = fields.IntField(primary_key=True)
-    account = fields.ForeignKeyField(
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "credits.Account", related_name="purchases", on_delete=fields.RESTRICT
     )
-    buyer = fields.ForeignKeyField(
+    account_id: int
+    buyer: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "credits.User", related_name="purchases", null=True, on_delete=fields.SET_NULL
     )
+    buyer_id: int | None
     credits = fields.IntField()
     unit_price_cents = fields.IntField()
     discount_percent = fields.IntField()
@@ -45,10 +56,14 @@ class Lot(Model):
     """
 
     id = fields.IntField(primary_key=True)
-    account = fields.ForeignKeyField("credits.Account", related_name="lots", on_delete=fields.RESTRICT)
-    purchase = fields.OneToOneField(
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "credits.Account", related_name="lots", on_delete=fields.RESTRICT
+    )
+    account_id: int
+    purchase: fields.OneToOneNullableRelation[Purchase] = fields.OneToOneField(
         "credits.Purchase", related_name="lot", null=True, on_delete=fields.RESTRICT
     )
+    purchase_id: int | None
     credits = fields.IntField()
     remaining = fields.IntField()
     purchased_at = fields.DatetimeField()
@@ -69,26 +84,31 @@ class LedgerEntry(Model):
     """
 
     id = fields.IntField(primary_key=True)
-    account = fields.ForeignKeyField(
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "credits.Account", related_name="entries", on_delete=fields.RESTRICT
     )
-    lot = fields.ForeignKeyField(
+    account_id: int
+    lot: fields.ForeignKeyNullableRelation[Lot] = fields.ForeignKeyField(
         "credits.Lot", related_name="entries", null=True, on_delete=fields.RESTRICT
     )
+    lot_id: int | None
     kind = fields.CharEnumField(EntryKind, max_length=16)
     credits = fields.IntField()
     balance_after = fields.IntField()
-    actor = fields.ForeignKeyField(
+    actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "credits.User", related_name="entries", null=True, on_delete=fields.SET_NULL
     )
+    actor_id: int | None
     reason = fields.TextField(null=True)
     reference = fields.CharField(max_length=255, null=True)
-    purchase = fields.ForeignKeyField(
+    purchase: fields.ForeignKeyNullableRelation[Purchase] = fields.ForeignKeyField(
         "credits.Purchase", related_name="entries", null=True, on_delete=fields.RESTRICT
     )
-    redemption = fields.ForeignKeyField(
+    purchase_id: int | None
+    redemption: fields.ForeignKeyNullableRelation[Redemption] = fields.ForeignKeyField(
         "credits.Redemption", related_name="entries", null=True, on_delete=fields.RESTRICT
     )
+    redemption_id: int | None
     expires_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField()
 
@@ -101,12 +121,14 @@ class QuoteRequest(Model):
     """A request by an owner to buy by invoice, priced when asked."""
 
     id = fields.IntField(primary_key=True)
-    account = fields.ForeignKeyField(
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "credits.Account", related_name="quote_requests", on_delete=fields.RESTRICT
     )
-    requested_by = fields.ForeignKeyField(
+    account_id: int
+    requested_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "credits.User", related_name="quote_requests", null=True, on_delete=fields.SET_NULL
     )
+    requested_by_id: int | None
     credits = fields.IntField()
     unit_price_cents = fields.IntField()
     discount_percent = fields.IntField()
@@ -115,9 +137,10 @@ class QuoteRequest(Model):
     message = fields.TextField(default="")
     status = fields.CharEnumField(QuoteStatus, max_length=16)
     invoice_number = fields.CharField(max_length=100, null=True)
-    purchase = fields.OneToOneField(
+    purchase: fields.OneToOneNullableRelation[Purchase] = fields.OneToOneField(
         "credits.Purchase", related_name="quote_request", null=True, on_delete=fields.RESTRICT
     )
+    purchase_id: int | None
     cancel_reason = fields.TextField(null=True)
     created_at = fields.DatetimeField()
     decided_at = fields.DatetimeField(null=True)
@@ -134,13 +157,14 @@ class IdempotencyRecord(Model):
     """
 
     id = fields.IntField(primary_key=True)
-    user = fields.ForeignKeyField(
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "credits.User", related_name="idempotency_records", on_delete=fields.CASCADE
     )
+    user_id: int
     operation = fields.CharField(max_length=64)
     key = fields.CharField(max_length=255)
     request_hash = fields.CharField(max_length=64)
-    response = fields.JSONField()
+    response: Any = fields.JSONField()
     created_at = fields.DatetimeField()
 
     class Meta:

@@ -1,5 +1,12 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.ledger import Lot
 
 
 class OutboxMessage(Model):
@@ -10,7 +17,7 @@ class OutboxMessage(Model):
 
     id = fields.IntField(primary_key=True)
     kind = fields.CharField(max_length=64)
-    payload = fields.JSONField()
+    payload: Any = fields.JSONField()
     created_at = fields.DatetimeField()
     dispatched_at = fields.DatetimeField(null=True)
     delivered_at = fields.DatetimeField(null=True)
@@ -26,9 +33,10 @@ class EmailDelivery(Model):
     """Written right after the SMTP server accepted the copy for one recipient."""
 
     id = fields.IntField(primary_key=True)
-    message = fields.ForeignKeyField(
+    message: fields.ForeignKeyRelation[OutboxMessage] = fields.ForeignKeyField(
         "credits.OutboxMessage", related_name="deliveries", on_delete=fields.CASCADE
     )
+    message_id: int
     recipient = fields.CharField(max_length=320)
     sent_at = fields.DatetimeField()
 
@@ -41,7 +49,10 @@ class ReminderSent(Model):
     """An expiry reminder for one lot at one threshold (days) was queued."""
 
     id = fields.IntField(primary_key=True)
-    lot = fields.ForeignKeyField("credits.Lot", related_name="reminders", on_delete=fields.CASCADE)
+    lot: fields.ForeignKeyRelation[Lot] = fields.ForeignKeyField(
+        "credits.Lot", related_name="reminders", on_delete=fields.CASCADE
+    )
+    lot_id: int
     threshold_days = fields.IntField()
     created_at = fields.DatetimeField()
 

@@ -1,7 +1,16 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from tortoise import fields
 from tortoise.models import Model
 
 from models.enums import RedemptionStatus
+
+if TYPE_CHECKING:
+    from models.accounts import Account
+    from models.ledger import Lot
+    from models.users import User
 
 
 class Course(Model):
@@ -30,22 +39,26 @@ class Redemption(Model):
     """
 
     id = fields.IntField(primary_key=True)
-    account = fields.ForeignKeyField(
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "credits.Account", related_name="redemptions", on_delete=fields.RESTRICT
     )
-    learner = fields.ForeignKeyField(
+    account_id: int
+    learner: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "credits.User", related_name="redemptions", on_delete=fields.RESTRICT
     )
-    course = fields.ForeignKeyField(
+    learner_id: int
+    course: fields.ForeignKeyRelation[Course] = fields.ForeignKeyField(
         "credits.Course", related_name="redemptions", on_delete=fields.RESTRICT
     )
+    course_id: int
     credits = fields.IntField()
     status = fields.CharEnumField(RedemptionStatus, max_length=16)
     requested_at = fields.DatetimeField()
     decided_at = fields.DatetimeField(null=True)
-    decided_by = fields.ForeignKeyField(
+    decided_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "credits.User", related_name="decisions", null=True, on_delete=fields.SET_NULL
     )
+    decided_by_id: int | None
     reason = fields.TextField(null=True)
 
     class Meta:
@@ -57,10 +70,14 @@ class Draw(Model):
     """Credits one approved redemption took from one lot."""
 
     id = fields.IntField(primary_key=True)
-    redemption = fields.ForeignKeyField(
+    redemption: fields.ForeignKeyRelation[Redemption] = fields.ForeignKeyField(
         "credits.Redemption", related_name="draws", on_delete=fields.RESTRICT
     )
-    lot = fields.ForeignKeyField("credits.Lot", related_name="draws", on_delete=fields.RESTRICT)
+    redemption_id: int
+    lot: fields.ForeignKeyRelation[Lot] = fields.ForeignKeyField(
+        "credits.Lot", related_name="draws", on_delete=fields.RESTRICT
+    )
+    lot_id: int
     credits = fields.IntField()
 
     class Meta:

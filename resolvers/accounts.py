@@ -17,15 +17,14 @@ async def viewer(info: Info) -> Viewer:
     actor = actor_of(info)
     ownership = await Ownership.get_or_none(user_id=actor.user_id).select_related("account")
     return Viewer(
-        user=User.from_model(actor.user), is_support=actor.is_support,
+        user=User.from_model(actor.user),
+        is_support=actor.is_support,
         account_row=ownership.account if ownership else None,
     )
 
 
 async def account(info: Info, id: strawberry.ID | None = None) -> Account | None:
-    row = await run_query(
-        info, lambda actor: accounts.account_for(actor, parse_id(id, "id"))
-    )
+    row = await run_query(info, lambda actor: accounts.account_for(actor, parse_id(id, "id")))
     return Account.from_model(row)
 
 
@@ -33,7 +32,9 @@ async def create_account(info: Info, input: CreateAccountInput) -> AccountPayloa
     row, errors = await run_mutation(
         info,
         lambda actor: accounts.create_account(
-            actor=actor, name=input.name, approval_mode=input.approval_mode,
+            actor=actor,
+            name=input.name,
+            approval_mode=input.approval_mode,
             auto_approve_limit=input.auto_approve_limit,
         ),
         Account.from_model,
@@ -55,7 +56,9 @@ async def update_account(info: Info, input: UpdateAccountInput) -> AccountPayloa
     row, errors = await run_mutation(
         info,
         lambda actor: accounts.update_account(
-            actor=actor, account_id=parse_id(input.account_id, "accountId"), **changes  # type: ignore[arg-type]
+            actor=actor,
+            account_id=parse_id(input.account_id, "accountId"),
+            **changes,  # type: ignore[arg-type]
         ),
         Account.from_model,
     )
@@ -90,7 +93,9 @@ async def rotate_redemption_code(
     account_id = input.account_id if input else None
     row, errors = await run_mutation(
         info,
-        lambda actor: accounts.rotate_code(actor=actor, account_id=parse_id(account_id, "accountId")),
+        lambda actor: accounts.rotate_code(
+            actor=actor, account_id=parse_id(account_id, "accountId")
+        ),
         Account.from_model,
     )
     return AccountPayload(account=row, errors=errors)

@@ -23,11 +23,15 @@ async def price_quote(info: Info, credits: int, promo_code: str | None = None) -
         raise query_error(exc) from exc
     suggestion = quote.suggestion
     return PriceQuote(
-        credits=quote.credits, unit_price_cents=quote.unit_price_cents,
-        discount_percent=quote.discount_percent, list_amount_cents=quote.list_amount_cents,
-        amount_cents=quote.amount_cents, promo_code=quote.promo_code,
+        credits=quote.credits,
+        unit_price_cents=quote.unit_price_cents,
+        discount_percent=quote.discount_percent,
+        list_amount_cents=quote.list_amount_cents,
+        amount_cents=quote.amount_cents,
+        promo_code=quote.promo_code,
         suggestion=PriceSuggestion(credits=suggestion.credits, amount_cents=suggestion.amount_cents)
-        if suggestion else None,
+        if suggestion
+        else None,
     )
 
 
@@ -35,8 +39,10 @@ async def purchase_credits(info: Info, input: PurchaseCreditsInput) -> PurchaseP
     row, errors = await run_mutation(
         info,
         lambda actor: purchases.purchase_credits(
-            actor=actor, account_id=parse_id(input.account_id, "accountId"),
-            credits=input.credits, promo_code=input.promo_code,
+            actor=actor,
+            account_id=parse_id(input.account_id, "accountId"),
+            credits=input.credits,
+            promo_code=input.promo_code,
             payment_token=input.payment_token,
             use_saved_payment_method=input.use_saved_payment_method,
             idempotency_key=input.idempotency_key,
@@ -48,33 +54,44 @@ async def purchase_credits(info: Info, input: PurchaseCreditsInput) -> PurchaseP
 
 async def balance(info: Info, account_id: strawberry.ID | None = None) -> Balance:
     value = await run_query(
-        info, lambda actor: balances.balance(actor=actor, account_id=parse_id(account_id, "accountId"))
+        info,
+        lambda actor: balances.balance(actor=actor, account_id=parse_id(account_id, "accountId")),
     )
     return Balance.from_balance(value)
 
 
 async def lots(
-    info: Info, account_id: strawberry.ID | None = None, status: LotStatus | None = None,
-    first: int | None = None, after: str | None = None,
+    info: Info,
+    account_id: strawberry.ID | None = None,
+    status: LotStatus | None = None,
+    first: int | None = None,
+    after: str | None = None,
 ) -> Connection[Lot]:
     page = await run_query(
         info,
         lambda actor: history.list_lots(
-            actor=actor, account_id=parse_id(account_id, "accountId"), status=status,
-            first=first, after=decode_cursor(after),
+            actor=actor,
+            account_id=parse_id(account_id, "accountId"),
+            status=status,
+            first=first,
+            after=decode_cursor(after),
         ),
     )
     return to_connection(page, Lot.from_model)
 
 
 async def transactions(
-    info: Info, account_id: strawberry.ID | None = None, first: int | None = None,
+    info: Info,
+    account_id: strawberry.ID | None = None,
+    first: int | None = None,
     after: str | None = None,
 ) -> Connection[Transaction]:
     page = await run_query(
         info,
         lambda actor: history.list_transactions(
-            actor=actor, account_id=parse_id(account_id, "accountId"), first=first,
+            actor=actor,
+            account_id=parse_id(account_id, "accountId"),
+            first=first,
             after=decode_cursor(after),
         ),
     )

@@ -29,22 +29,22 @@ def _loader(model: type[M]) -> DataLoader[int, M | None]:
 
 async def _owners(account_ids: list[int]) -> list[list[User]]:
     grouped: dict[int, list[User]] = defaultdict(list)
-    for ownership in await Ownership.filter(account_id__in=account_ids).select_related(
-        "user"
-    ).order_by("id"):
-        grouped[ownership.account_id].append(ownership.user)  # type: ignore[attr-defined]
+    for ownership in (
+        await Ownership.filter(account_id__in=account_ids).select_related("user").order_by("id")
+    ):
+        grouped[ownership.account_id].append(ownership.user)
     return [grouped[i] for i in account_ids]
 
 
 async def _draws(redemption_ids: list[int]) -> list[list[Draw]]:
     grouped: dict[int, list[Draw]] = defaultdict(list)
     for draw in await Draw.filter(redemption_id__in=redemption_ids).order_by("id"):
-        grouped[draw.redemption_id].append(draw)  # type: ignore[attr-defined]
+        grouped[draw.redemption_id].append(draw)
     return [grouped[i] for i in redemption_ids]
 
 
 async def _lots_by_purchase(purchase_ids: list[int]) -> list[Lot | None]:
-    rows = {lot.purchase_id: lot for lot in await Lot.filter(purchase_id__in=purchase_ids)}  # type: ignore[attr-defined]
+    rows = {lot.purchase_id: lot for lot in await Lot.filter(purchase_id__in=purchase_ids)}
     return [rows.get(i) for i in purchase_ids]
 
 

@@ -7,12 +7,13 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import strawberry
+from tortoise.models import Model
 
 from ledger.errors import InvalidInput
 from ledger.pages import Page
 
 T = TypeVar("T")
-R = TypeVar("R")
+R = TypeVar("R", bound=Model)
 
 
 @strawberry.type

@@ -1,14 +1,28 @@
-"""GraphQL enums. They share their values with the stored enums."""
+"""GraphQL enums: the stored enums, registered with Strawberry under the contract's names."""
 
 import strawberry
 
-from ledger.errors import ErrorCode as _ErrorCode
-from models import enums
+from ledger.errors import ErrorCode
+from models.enums import (
+    ApprovalMode,
+    EntryKind,
+    LotStatus,
+    PurchaseStatus,
+    QuoteStatus,
+    RedemptionStatus,
+)
 
-ApprovalMode = strawberry.enum(enums.ApprovalMode, name="ApprovalMode")
-LotStatus = strawberry.enum(enums.LotStatus, name="LotStatus")
-PurchaseStatus = strawberry.enum(enums.PurchaseStatus, name="PurchaseStatus")
-RedemptionStatus = strawberry.enum(enums.RedemptionStatus, name="RedemptionStatus")
-TransactionKind = strawberry.enum(enums.EntryKind, name="TransactionKind")
-QuoteStatus = strawberry.enum(enums.QuoteStatus, name="QuoteStatus")
-ErrorCode = strawberry.enum(_ErrorCode, name="ErrorCode")
+for _enum in (ApprovalMode, LotStatus, PurchaseStatus, RedemptionStatus, QuoteStatus, ErrorCode):
+    strawberry.enum(_enum)
+strawberry.enum(EntryKind, name="TransactionKind")
+TransactionKind = EntryKind
+
+__all__ = [
+    "ApprovalMode",
+    "ErrorCode",
+    "LotStatus",
+    "PurchaseStatus",
+    "QuoteStatus",
+    "RedemptionStatus",
+    "TransactionKind",
+]

@@ -11,8 +11,8 @@ from strawberry.types import ExecutionContext
 from resolvers import accounts, credits
 from schema.connections import Connection
 from schema.payloads import AccountPayload, PurchasePayload
-from schema.types import Balance, Lot, PriceQuote, Transaction, Viewer
 from schema.types import Account as AccountType
+from schema.types import Balance, Lot, PriceQuote, Transaction, Viewer
 
 
 @strawberry.type
@@ -41,8 +41,10 @@ class Mutation:
 
 def _is_expected(error: GraphQLError) -> bool:
     """Errors we raised on purpose carry a code; anything else is masked."""
-    return error.original_error is None or isinstance(error.original_error, GraphQLError) or bool(
-        error.extensions and "code" in error.extensions
+    return (
+        error.original_error is None
+        or isinstance(error.original_error, GraphQLError)
+        or bool(error.extensions and "code" in error.extensions)
     )
 
 

@@ -68,8 +68,12 @@ class Account:
     @classmethod
     def from_model(cls, row: models.Account) -> Self:
         return cls(
-            id=strawberry.ID(str(row.id)), name=row.name, approval_mode=row.approval_mode,
-            auto_approve_limit=row.auto_approve_limit, created_at=row.created_at, row=row,
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            approval_mode=row.approval_mode,
+            auto_approve_limit=row.auto_approve_limit,
+            created_at=row.created_at,
+            row=row,
         )
 
     @strawberry.field
@@ -77,13 +81,16 @@ class Account:
         users = await info.context.loaders.owners_by_account.load(self.row.id)
         return [User.from_model(u) for u in users]
 
-    @strawberry.field(description="Learners enter this code at checkout; shown to owners only.")
+    @strawberry.field
     def redemption_code(self) -> str:
+        """Learners enter this code at checkout; shown to owners only."""
         return display_code(self.row)
 
     @strawberry.field
     async def balance(self, info: Info) -> Balance:
-        return Balance.from_balance(await info.context.loaders.balances_by_account.load(self.row.id))
+        return Balance.from_balance(
+            await info.context.loaders.balances_by_account.load(self.row.id)
+        )
 
 
 @strawberry.type
@@ -98,8 +105,11 @@ class Lot:
     @classmethod
     def from_model(cls, row: models.Lot) -> Self:
         return cls(
-            id=strawberry.ID(str(row.id)), credits=row.credits, remaining=row.remaining,
-            purchased_at=row.purchased_at, expires_at=row.expires_at,
+            id=strawberry.ID(str(row.id)),
+            credits=row.credits,
+            remaining=row.remaining,
+            purchased_at=row.purchased_at,
+            expires_at=row.expires_at,
             status=balances.lot_status(row, clock.now()),
         )
 
@@ -118,9 +128,14 @@ class Purchase:
     @classmethod
     def from_model(cls, row: models.Purchase) -> Self:
         return cls(
-            id=strawberry.ID(str(row.id)), credits=row.credits,
-            unit_price_cents=row.unit_price_cents, discount_percent=row.discount_percent,
-            amount_cents=row.amount_cents, status=row.status, created_at=row.created_at, row=row,
+            id=strawberry.ID(str(row.id)),
+            credits=row.credits,
+            unit_price_cents=row.unit_price_cents,
+            discount_percent=row.discount_percent,
+            amount_cents=row.amount_cents,
+            status=row.status,
+            created_at=row.created_at,
+            row=row,
         )
 
     @strawberry.field
@@ -157,8 +172,11 @@ class Course:
     @classmethod
     def from_model(cls, row: models.Course) -> Self:
         return cls(
-            id=strawberry.ID(str(row.id)), sku=row.sku, title=row.title,
-            price_credits=row.price_credits, active=row.active,
+            id=strawberry.ID(str(row.id)),
+            sku=row.sku,
+            title=row.title,
+            price_credits=row.price_credits,
+            active=row.active,
         )
 
 
@@ -169,7 +187,7 @@ class Draw:
 
     @strawberry.field
     async def lot(self, info: Info) -> Lot:
-        lot = await info.context.loaders.lots_by_id.load(self.row.lot_id)  # type: ignore[attr-defined]
+        lot = await info.context.loaders.lots_by_id.load(self.row.lot_id)
         assert lot is not None
         return Lot.from_model(lot)
 
@@ -187,25 +205,30 @@ class Redemption:
     @classmethod
     def from_model(cls, row: models.Redemption) -> Self:
         return cls(
-            id=strawberry.ID(str(row.id)), status=row.status, credits=row.credits,
-            requested_at=row.requested_at, decided_at=row.decided_at, reason=row.reason, row=row,
+            id=strawberry.ID(str(row.id)),
+            status=row.status,
+            credits=row.credits,
+            requested_at=row.requested_at,
+            decided_at=row.decided_at,
+            reason=row.reason,
+            row=row,
         )
 
     @strawberry.field
     async def course(self, info: Info) -> Course:
-        course = await info.context.loaders.courses_by_id.load(self.row.course_id)  # type: ignore[attr-defined]
+        course = await info.context.loaders.courses_by_id.load(self.row.course_id)
         assert course is not None
         return Course.from_model(course)
 
     @strawberry.field
     async def learner(self, info: Info) -> User:
-        user = await info.context.loaders.users_by_id.load(self.row.learner_id)  # type: ignore[attr-defined]
+        user = await info.context.loaders.users_by_id.load(self.row.learner_id)
         assert user is not None
         return User.from_model(user)
 
     @strawberry.field
     async def decided_by(self, info: Info) -> User | None:
-        user_id = self.row.decided_by_id  # type: ignore[attr-defined]
+        user_id = self.row.decided_by_id
         user = await info.context.loaders.users_by_id.load(user_id) if user_id else None
         return User.from_model(user) if user else None
 
@@ -230,35 +253,42 @@ class Transaction:
     @classmethod
     def from_model(cls, row: models.LedgerEntry) -> Self:
         return cls(
-            id=strawberry.ID(str(row.id)), kind=row.kind, credits=row.credits,
-            balance_after=row.balance_after, reason=row.reason, reference=row.reference,
-            expires_at=row.expires_at, created_at=row.created_at, row=row,
+            id=strawberry.ID(str(row.id)),
+            kind=row.kind,
+            credits=row.credits,
+            balance_after=row.balance_after,
+            reason=row.reason,
+            reference=row.reference,
+            expires_at=row.expires_at,
+            created_at=row.created_at,
+            row=row,
         )
 
     @strawberry.field
     async def lot(self, info: Info) -> Lot | None:
-        lot_id = self.row.lot_id  # type: ignore[attr-defined]
+        lot_id = self.row.lot_id
         lot = await info.context.loaders.lots_by_id.load(lot_id) if lot_id else None
         return Lot.from_model(lot) if lot else None
 
     @strawberry.field
     async def purchase(self, info: Info) -> Purchase | None:
-        purchase_id = self.row.purchase_id  # type: ignore[attr-defined]
+        purchase_id = self.row.purchase_id
         row = await info.context.loaders.purchases_by_id.load(purchase_id) if purchase_id else None
         return Purchase.from_model(row) if row else None
 
     @strawberry.field
     async def redemption(self, info: Info) -> Redemption | None:
-        redemption_id = self.row.redemption_id  # type: ignore[attr-defined]
+        redemption_id = self.row.redemption_id
         row = (
             await info.context.loaders.redemptions_by_id.load(redemption_id)
-            if redemption_id else None
+            if redemption_id
+            else None
         )
         return Redemption.from_model(row) if row else None
 
     @strawberry.field
     async def actor(self, info: Info) -> User | None:
-        actor_id = self.row.actor_id  # type: ignore[attr-defined]
+        actor_id = self.row.actor_id
         user = await info.context.loaders.users_by_id.load(actor_id) if actor_id else None
         return User.from_model(user) if user else None
 

@@ -63,9 +63,22 @@ async def database(db_url: str) -> AsyncIterator[str]:
 
 
 TABLES = [
-    "email_delivery", "outbox_message", "reminder_sent", "job_lease", "draw", "ledger_entry",
-    "idempotency_record", "redemption", "course", "lot", "quote_request", "purchase",
-    "audit_event", "ownership", "account", "user",
+    "email_delivery",
+    "outbox_message",
+    "reminder_sent",
+    "job_lease",
+    "draw",
+    "ledger_entry",
+    "idempotency_record",
+    "redemption",
+    "course",
+    "lot",
+    "quote_request",
+    "purchase",
+    "audit_event",
+    "ownership",
+    "account",
+    "user",
 ]
 
 
@@ -163,7 +176,8 @@ def http_factory(server: str):  # type: ignore[no-untyped-def]
     """Clients that talk to the real server over HTTP, each its own connection."""
 
     def factory(email: str, name: str = "", support: bool = False) -> GraphQLClient:
-        return make_client(email=email, name=name or email.split("@")[0].title(),
-                           support=support, base_url=server)
+        return make_client(
+            email=email, name=name or email.split("@")[0].title(), support=support, base_url=server
+        )
 
     return factory

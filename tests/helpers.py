@@ -53,14 +53,16 @@ class GraphQLClient:
         assert body.get("errors"), body
         return str(body["errors"][0]["extensions"]["code"])
 
-    async def mutate(self, name: str, query: str, variables: dict[str, Any] | None = None
-                     ) -> dict[str, Any]:
+    async def mutate(
+        self, name: str, query: str, variables: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """The payload of mutation `name`."""
         return dict((await self.data(query, variables))[name])
 
 
-def make_client(*, email: str, name: str, support: bool = False,
-                base_url: str | None = None) -> GraphQLClient:
+def make_client(
+    *, email: str, name: str, support: bool = False, base_url: str | None = None
+) -> GraphQLClient:
     return GraphQLClient(mint_token(email=email, name=name, support=support), base_url)
 
 
@@ -90,10 +92,12 @@ async def create_account(client: GraphQLClient, **fields: Any) -> dict[str, Any]
     return dict(payload["account"])
 
 
-async def buy(client: GraphQLClient, credits: int, key: str, token: str = "tok_visa",
-              **extra: Any) -> dict[str, Any]:
+async def buy(
+    client: GraphQLClient, credits: int, key: str, token: str = "tok_visa", **extra: Any
+) -> dict[str, Any]:
     payload = await client.mutate(
-        "purchaseCredits", PURCHASE,
+        "purchaseCredits",
+        PURCHASE,
         {"input": {"credits": credits, "paymentToken": token, "idempotencyKey": key, **extra}},
     )
     return payload

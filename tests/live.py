@@ -23,15 +23,32 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(db_url: str, *, workers: int, extra_env: dict[str, str] | None = None
-                ) -> Iterator[str]:
+def live_server(
+    db_url: str, *, workers: int, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": db_url, "DB_POOL_SIZE": "10", **(extra_env or {})}
     log_path = Path(os.environ.get("LIVE_SERVER_LOG", f"/tmp/credits-live-{port}.log"))
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:

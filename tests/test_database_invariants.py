@@ -4,8 +4,8 @@ import pytest
 from tortoise.exceptions import IntegrityError, OperationalError
 
 from ledger import clock
-from ledger.actors import Actor
 from ledger.accounts import create_account
+from ledger.actors import Actor
 from ledger.purchases import purchase_credits
 from ledger.users import sign_in
 from models import ApprovalMode, EntryKind, LedgerEntry, Lot, Ownership, Purchase
@@ -18,8 +18,9 @@ async def funded():
     user = await sign_in(sub="s1", email="ann@example.com", name="Ann")
     actor = Actor(user=user)
     account = await create_account(actor=actor, name=None, approval_mode=ApprovalMode.AUTOMATIC)
-    await purchase_credits(actor=actor, account_id=None, credits=100, payment_token="tok_visa",
-                           idempotency_key="k")
+    await purchase_credits(
+        actor=actor, account_id=None, credits=100, payment_token="tok_visa", idempotency_key="k"
+    )
     return account, await Lot.get()
 
 
@@ -42,12 +43,20 @@ async def test_ledger_entries_are_immutable(funded):
 async def test_entry_sign_must_match_its_kind_and_balance_never_negative(funded):
     account, lot = funded
     for kind, credits, balance_after in [
-        (EntryKind.REDEMPTION, 10, 90), (EntryKind.PURCHASE, -10, 90),
-        (EntryKind.EXTENSION, 0, 100), (EntryKind.REDEMPTION, -10, -1),
+        (EntryKind.REDEMPTION, 10, 90),
+        (EntryKind.PURCHASE, -10, 90),
+        (EntryKind.EXTENSION, 0, 100),
+        (EntryKind.REDEMPTION, -10, -1),
     ]:
         with pytest.raises(REFUSED):
-            await LedgerEntry.create(account=account, lot=lot, kind=kind, credits=credits,
-                                     balance_after=balance_after, created_at=clock.now())
+            await LedgerEntry.create(
+                account=account,
+                lot=lot,
+                kind=kind,
+                credits=credits,
+                balance_after=balance_after,
+                created_at=clock.now(),
+            )
 
 
 async def test_purchase_amount_is_exactly_credits_times_unit_price(funded):
@@ -60,4 +69,4 @@ async def test_one_account_per_user(funded):
     account, _ = funded
     owner = await Ownership.get()
     with pytest.raises(IntegrityError):
-        await Ownership.create(account=account, user_id=owner.user_id, created_at=clock.now())  # type: ignore[attr-defined]
+        await Ownership.create(account=account, user_id=owner.user_id, created_at=clock.now())

@@ -8,8 +8,15 @@ from settings import DEV_JWT_SECRET, ConfigurationError, Settings
 
 @pytest.fixture(autouse=True)
 def bare_environment(monkeypatch):
-    for name in ("DATABASE_URL", "REDIS_URL", "SMTP_HOST", "JWT_SECRET", "SECRET_KEY",
-                 "JWT_JWKS_URL", "ENVIRONMENT"):
+    for name in (
+        "DATABASE_URL",
+        "REDIS_URL",
+        "SMTP_HOST",
+        "JWT_SECRET",
+        "SECRET_KEY",
+        "JWT_JWKS_URL",
+        "ENVIRONMENT",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -28,8 +35,10 @@ def test_production_refuses_development_defaults():
 
 def test_production_accepts_a_jwks_url_instead_of_a_secret(caplog):
     settings = Settings(
-        environment="production", database_url="postgres://db/credits",
-        jwt_jwks_url="https://id.example/jwks.json", jwt_secret=DEV_JWT_SECRET,
+        environment="production",
+        database_url="postgres://db/credits",
+        jwt_jwks_url="https://id.example/jwks.json",
+        jwt_secret=DEV_JWT_SECRET,
         secret_key="a-private-value",
     )
     settings.check()
@@ -38,8 +47,15 @@ def test_production_accepts_a_jwks_url_instead_of_a_secret(caplog):
 
 def test_credits_serve_exits_with_a_clear_message_in_production(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "cli", "serve"], cwd=tmp_path, capture_output=True, text=True,
-        env={"ENVIRONMENT": "production", "PATH": "", "PYTHONPATH": str(__import__("pathlib").Path(__file__).parent.parent)},
+        [sys.executable, "-m", "cli", "serve"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={
+            "ENVIRONMENT": "production",
+            "PATH": "",
+            "PYTHONPATH": str(__import__("pathlib").Path(__file__).parent.parent),
+        },
         timeout=60,
     )
     assert result.returncode == 2

@@ -51,7 +51,8 @@ async def test_blank_name_is_invalid_and_nothing_is_written(ann):
 async def test_update_name_approval_and_limit_are_audited(ann):
     await create_account(ann, name="Team")
     payload = await ann.mutate(
-        "updateAccount", UPDATE,
+        "updateAccount",
+        UPDATE,
         {"input": {"name": "Data team", "approvalMode": "MANUAL", "autoApproveLimit": 300}},
     )
     assert payload == {
@@ -70,7 +71,8 @@ async def test_invited_owner_is_an_owner_at_once_and_linked_on_first_sign_in(ann
     await create_account(ann)
     payload = await ann.mutate("addAccountOwner", ADD, {"email": "Cleo@Example.com"})
     assert [o["email"] for o in payload["account"]["owners"]] == [
-        "ann@example.com", "cleo@example.com",
+        "ann@example.com",
+        "cleo@example.com",
     ]
     cleo = client_factory("cleo@example.com", "Cleo")
     viewer = (await cleo.data(VIEWER))["viewer"]

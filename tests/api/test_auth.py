@@ -28,14 +28,26 @@ async def test_no_token_is_unauthenticated():
     "token",
     [
         "not-a-jwt",
-        jwt.encode({"sub": "x", "email": "x@example.com", "exp": int(time.time()) + 60},
-                   "some-other-secret-of-sufficient-length", algorithm="HS256"),
-        jwt.encode({"sub": "x", "email": "x@example.com"},  # no exp
-                   Settings().jwt_secret, algorithm="HS256"),
-        jwt.encode({"sub": "x", "email": "x@example.com", "exp": int(time.time()) - 3600},
-                   Settings().jwt_secret, algorithm="HS256"),
-        jwt.encode({"sub": "x", "exp": int(time.time()) + 60},  # no email
-                   Settings().jwt_secret, algorithm="HS256"),
+        jwt.encode(
+            {"sub": "x", "email": "x@example.com", "exp": int(time.time()) + 60},
+            "some-other-secret-of-sufficient-length",
+            algorithm="HS256",
+        ),
+        jwt.encode(
+            {"sub": "x", "email": "x@example.com"},  # no exp
+            Settings().jwt_secret,
+            algorithm="HS256",
+        ),
+        jwt.encode(
+            {"sub": "x", "email": "x@example.com", "exp": int(time.time()) - 3600},
+            Settings().jwt_secret,
+            algorithm="HS256",
+        ),
+        jwt.encode(
+            {"sub": "x", "exp": int(time.time()) + 60},  # no email
+            Settings().jwt_secret,
+            algorithm="HS256",
+        ),
     ],
     ids=["garbage", "wrong-secret", "no-exp", "expired", "no-email"],
 )
@@ -85,11 +97,19 @@ class JWKS:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 jwks.requests += 1
-                body = json.dumps({"keys": [
-                    {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(k.public_key())),
-                     "kid": kid, "use": "sig", "alg": "RS256"}
-                    for kid, k in jwks.keys.items()
-                ]}).encode()
+                body = json.dumps(
+                    {
+                        "keys": [
+                            {
+                                **json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(k.public_key())),
+                                "kid": kid,
+                                "use": "sig",
+                                "alg": "RS256",
+                            }
+                            for kid, k in jwks.keys.items()
+                        ]
+                    }
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -107,8 +127,13 @@ class JWKS:
         self.keys[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
     def token(self, kid: str, **claims: object) -> str:
-        body = {"sub": "idp|ann", "email": "ann@example.com", "name": "Ann",
-                "exp": int(time.time()) + 600, **claims}
+        body = {
+            "sub": "idp|ann",
+            "email": "ann@example.com",
+            "name": "Ann",
+            "exp": int(time.time()) + 600,
+            **claims,
+        }
         return jwt.encode(body, self.keys[kid], algorithm="RS256", headers={"kid": kid})
 
 
@@ -133,7 +158,8 @@ async def test_rs256_tokens_verify_against_the_jwks_and_survive_key_rotation(jwk
 
     forged = jwt.encode(
         {"sub": "idp|ann", "email": "ann@example.com", "exp": int(time.time()) + 60},
-        rsa.generate_private_key(public_exponent=65537, key_size=2048), algorithm="RS256",
+        rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        algorithm="RS256",
         headers={"kid": "key-2026-07"},
     )
     with pytest.raises(AuthError):
@@ -151,8 +177,11 @@ async def test_the_app_accepts_rs256_tokens(jwks, database):
     jwks.add_key("k1")
     app = create_app(Settings(jwt_jwks_url=jwks.url), manage_database=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-        response = await c.post("/graphql", json={"query": VIEWER},
-                                headers={"Authorization": f"Bearer {jwks.token('k1')}"})
+        response = await c.post(
+            "/graphql",
+            json={"query": VIEWER},
+            headers={"Authorization": f"Bearer {jwks.token('k1')}"},
+        )
     assert response.json()["data"]["viewer"]["user"]["email"] == "ann@example.com"
 
 

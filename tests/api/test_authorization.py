@@ -53,14 +53,21 @@ def _value(name: str, t: Any, victim: dict[str, Any], overrides: dict[str, Any])
         return {
             field_name: _value(field_name, field.type, victim, overrides)
             for field_name, field in base.fields.items()
-            if isinstance(field.type, GraphQLNonNull) or field_name == "accountId"
+            if isinstance(field.type, GraphQLNonNull)
+            or field_name == "accountId"
             or field_name in overrides
         }
     if isinstance(base, GraphQLEnumType):
         scalar: Any = next(iter(base.values))
     elif isinstance(base, GraphQLScalarType):
-        scalar = {"Int": 1, "String": "x", "ID": "1", "Boolean": False,
-                  "DateTime": "2030-01-01T00:00:00+00:00", "Date": "2030-01-01"}[base.name]
+        scalar = {
+            "Int": 1,
+            "String": "x",
+            "ID": "1",
+            "Boolean": False,
+            "DateTime": "2030-01-01T00:00:00+00:00",
+            "Date": "2030-01-01",
+        }[base.name]
     else:
         raise AssertionError(f"cannot make a value for {name}: {base}")
     return [scalar] if is_list else scalar
@@ -87,9 +94,9 @@ def _takes_account(field: GraphQLField) -> str | None:
 
 async def _snapshot() -> list[Any]:
     return [
-        await Account.all().order_by("id").values_list(
-            "name", "approval_mode", "auto_approve_limit", "code_hash"
-        ),
+        await Account.all()
+        .order_by("id")
+        .values_list("name", "approval_mode", "auto_approve_limit", "code_hash"),
         await Ownership.all().order_by("id").values_list("account_id", "user_id"),
         await Lot.all().order_by("id").values_list("remaining", "expires_at"),
         await LedgerEntry.all().count(),
@@ -131,7 +138,8 @@ async def test_a_stranger_can_read_or_change_nothing_of_another_account(ann, str
             operation = "mutation" if root is schema.mutation_type else "query"
             document = (
                 f"{operation}({declared}) {{ {name}({rendered}) {_selection(field)} }}"
-                if args else f"{operation} {{ {name} {_selection(field)} }}"
+                if args
+                else f"{operation} {{ {name} {_selection(field)} }}"
             )
             body = await stranger.post(document, args)
             if operation == "query":

@@ -51,16 +51,19 @@ async def test_two_owners_removing_each_other_never_leave_none(http_factory):
         await create_account(first)
         await first.mutate("addAccountOwner", ADD, {"email": second_email})
         pairs.append((first, http_factory(second_email), f"first{i}@example.com", second_email))
-    results = await asyncio.gather(*[
-        call for first, second, first_email, second_email in pairs
-        for call in (
-            first.mutate("removeAccountOwner", REMOVE, {"email": second_email}),
-            second.mutate("removeAccountOwner", REMOVE, {"email": first_email}),
-        )
-    ])
+    results = await asyncio.gather(
+        *[
+            call
+            for first, second, first_email, second_email in pairs
+            for call in (
+                first.mutate("removeAccountOwner", REMOVE, {"email": second_email}),
+                second.mutate("removeAccountOwner", REMOVE, {"email": first_email}),
+            )
+        ]
+    )
     for i in range(0, len(results), 2):
         outcomes = sorted(
-            (r["errors"][0]["code"] if r["errors"] else "OK") for r in results[i:i + 2]
+            (r["errors"][0]["code"] if r["errors"] else "OK") for r in results[i : i + 2]
         )
         # One removal wins; the other finds itself no longer an owner, or the last one.
         assert outcomes[0] in ("LAST_OWNER", "NOT_FOUND") and outcomes[1] == "OK", outcomes
@@ -70,9 +73,12 @@ async def test_two_owners_removing_each_other_never_leave_none(http_factory):
 
 async def test_one_user_creating_accounts_at_once_gets_one(http_factory):
     ann = http_factory("ann@example.com", "Ann")
-    answers = await asyncio.gather(*[
-        ann.mutate("createAccount", CREATE_ACCOUNT, {"input": {"name": f"A{i}"}}) for i in range(6)
-    ])
+    answers = await asyncio.gather(
+        *[
+            ann.mutate("createAccount", CREATE_ACCOUNT, {"input": {"name": f"A{i}"}})
+            for i in range(6)
+        ]
+    )
     codes = sorted(a["errors"][0]["code"] if a["errors"] else "OK" for a in answers)
     assert codes == ["ALREADY_OWNS_ACCOUNT"] * 5 + ["OK"]
     assert await Account.all().count() == 1

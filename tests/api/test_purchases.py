@@ -26,14 +26,18 @@ async def test_twenty_thousand_credits_cost_sixteen_thousand_dollars(ann, clock)
     purchase = payload["purchase"]
     assert payload["errors"] == []
     assert (purchase["amountCents"], purchase["unitPriceCents"], purchase["discountPercent"]) == (
-        1_600_000, 80, 20,
+        1_600_000,
+        80,
+        20,
     )
     assert purchase["status"] == "PAID"
     assert purchase["lot"]["remaining"] == 20_000
     assert purchase["lot"]["expiresAt"] == "2027-03-01T09:00:00+00:00"
     balance = (await ann.data(BALANCE))["balance"]
     assert balance == {
-        "available": 20_000, "pending": 0, "expiringWithin90Days": 0,
+        "available": 20_000,
+        "pending": 0,
+        "expiringWithin90Days": 0,
         "nextExpiry": "2027-03-01T09:00:00+00:00",
     }
     await assert_ledger_invariants()
@@ -45,9 +49,12 @@ async def test_promo_code_and_quote_suggestion(ann):
         "{ priceQuote(credits: 19999) { amountCents suggestion { credits amountCents } } }"
     )
     assert quote["priceQuote"] == {
-        "amountCents": 1_999_900, "suggestion": {"credits": 20_000, "amountCents": 1_600_000},
+        "amountCents": 1_999_900,
+        "suggestion": {"credits": 20_000, "amountCents": 1_600_000},
     }
-    code = await ann.error_code('{ priceQuote(credits: 19999, promoCode: "twentyoffTC") { amountCents } }')
+    code = await ann.error_code(
+        '{ priceQuote(credits: 19999, promoCode: "twentyoffTC") { amountCents } }'
+    )
     assert code == "INVALID_PROMO_CODE"
     refused = await buy(ann, 19_999, "k-promo", promoCode="twentyoffTC")
     assert refused["errors"][0]["code"] == "INVALID_PROMO_CODE"
@@ -99,23 +106,39 @@ async def test_input_errors_are_not_stored(ann):
 
 async def test_exactly_one_payment_source(ann):
     await create_account(ann)
-    both = await ann.mutate("purchaseCredits", PURCHASE, {"input": {
-        "credits": 10, "paymentToken": "tok_visa", "useSavedPaymentMethod": True,
-        "idempotencyKey": "x"}})
+    both = await ann.mutate(
+        "purchaseCredits",
+        PURCHASE,
+        {
+            "input": {
+                "credits": 10,
+                "paymentToken": "tok_visa",
+                "useSavedPaymentMethod": True,
+                "idempotencyKey": "x",
+            }
+        },
+    )
     assert both["errors"][0]["code"] == "INVALID_INPUT"
-    neither = await ann.mutate("purchaseCredits", PURCHASE, {"input": {
-        "credits": 10, "idempotencyKey": "y"}})
+    neither = await ann.mutate(
+        "purchaseCredits", PURCHASE, {"input": {"credits": 10, "idempotencyKey": "y"}}
+    )
     assert neither["errors"][0]["code"] == "INVALID_INPUT"
 
 
 async def test_refill_uses_the_saved_card(ann, sandbox_gateway):
     await create_account(ann)
-    no_card = await ann.mutate("purchaseCredits", PURCHASE, {"input": {
-        "credits": 10, "useSavedPaymentMethod": True, "idempotencyKey": "r0"}})
+    no_card = await ann.mutate(
+        "purchaseCredits",
+        PURCHASE,
+        {"input": {"credits": 10, "useSavedPaymentMethod": True, "idempotencyKey": "r0"}},
+    )
     assert no_card["errors"][0]["field"] == ["useSavedPaymentMethod"]
     await buy(ann, 100, "first")
-    refill = await ann.mutate("purchaseCredits", PURCHASE, {"input": {
-        "credits": 250, "useSavedPaymentMethod": True, "idempotencyKey": "r1"}})
+    refill = await ann.mutate(
+        "purchaseCredits",
+        PURCHASE,
+        {"input": {"credits": 250, "useSavedPaymentMethod": True, "idempotencyKey": "r1"}},
+    )
     assert refill["purchase"]["status"] == "PAID"
     assert (await ann.data(BALANCE))["balance"]["available"] == 350
 
@@ -156,8 +179,10 @@ async def test_history_is_newest_first_with_balance_after(ann):
     await buy(ann, 100, "a")
     await buy(ann, 250, "b")
     history = (await ann.data(HISTORY))["transactions"]
-    assert [(e["node"]["kind"], e["node"]["credits"], e["node"]["balanceAfter"])
-            for e in history["edges"]] == [("PURCHASE", 250, 350), ("PURCHASE", 100, 100)]
+    assert [
+        (e["node"]["kind"], e["node"]["credits"], e["node"]["balanceAfter"])
+        for e in history["edges"]
+    ] == [("PURCHASE", 250, 350), ("PURCHASE", 100, 100)]
     assert history["edges"][0]["node"]["actor"] == {"email": "ann@example.com"}
 
 

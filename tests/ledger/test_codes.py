@@ -14,7 +14,12 @@ def test_typing_ignores_case_spaces_dashes_and_confusable_letters():
     code = "7KQ2-M9XD-4RT1-H0BN"
     expected = codes.normalise_code(code)
     assert expected == "7KQ2M9XD4RT1H0BN"
-    for typed in ["7kq2m9xd4rt1h0bn", " 7KQ2 M9XD 4RT1 H0BN ", "7kq2-m9xd-4rtl-hobn", "7KQ2M9XD4RTIHOBN"]:
+    for typed in [
+        "7kq2m9xd4rt1h0bn",
+        " 7KQ2 M9XD 4RT1 H0BN ",
+        "7kq2-m9xd-4rtl-hobn",
+        "7KQ2M9XD4RTIHOBN",
+    ]:
         assert codes.normalise_code(typed) == expected
 
 

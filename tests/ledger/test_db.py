@@ -8,8 +8,7 @@ import pytest
 
 from ledger import clock
 from ledger.db import atomic, is_postgres
-from models import ApprovalMode, AuditEvent, User
-from models import Account
+from models import Account, ApprovalMode, AuditEvent, User
 
 
 async def _two_accounts() -> tuple[int, int]:
@@ -17,8 +16,12 @@ async def _two_accounts() -> tuple[int, int]:
     ids = []
     for i in range(2):
         account = await Account.create(
-            name=f"A{i}", approval_mode=ApprovalMode.AUTOMATIC, code_hash=f"h{i}",
-            code_ciphertext="c", created_by=user, created_at=clock.now(),
+            name=f"A{i}",
+            approval_mode=ApprovalMode.AUTOMATIC,
+            code_hash=f"h{i}",
+            code_ciphertext="c",
+            created_by=user,
+            created_at=clock.now(),
         )
         ids.append(account.id)
     return ids[0], ids[1]
@@ -34,8 +37,9 @@ async def test_a_deadlock_is_retried_and_only_the_winning_attempt_is_kept():
     def work(name: str, order: tuple[int, int]):  # type: ignore[no-untyped-def]
         async def run() -> str:
             attempts[name] += 1
-            await AuditEvent.create(account_id=order[0], action=f"{name}-{attempts[name]}",
-                                    created_at=clock.now())
+            await AuditEvent.create(
+                account_id=order[0], action=f"{name}-{attempts[name]}", created_at=clock.now()
+            )
             await Account.select_for_update().get(id=order[0])
             if attempts[name] == 1:
                 await both_locked_one.wait()
@@ -49,7 +53,7 @@ async def test_a_deadlock_is_retried_and_only_the_winning_attempt_is_kept():
     )
     assert sorted(results) == ["a", "b"]
     assert attempts["a"] + attempts["b"] == 3  # exactly one of them was retried
-    actions = sorted(await AuditEvent.all().values_list("action", flat=True))
+    actions = sorted([str(a) for a in await AuditEvent.all().values_list("action", flat=True)])
     retried = "a" if attempts["a"] == 2 else "b"
     assert retried + "-1" not in actions  # the failed attempt left nothing behind
     assert sorted(actions) == sorted(["a-" + str(attempts["a"]), "b-" + str(attempts["b"])])

@@ -19,7 +19,9 @@ from ledger.errors import InvalidInput, InvalidPromoCode
 def test_volume_tiers_price_in_whole_cents(credits, amount, unit, discount):
     quote = pricing.quote(credits)
     assert (quote.amount_cents, quote.unit_price_cents, quote.discount_percent) == (
-        amount, unit, discount,
+        amount,
+        unit,
+        discount,
     )
     assert quote.list_amount_cents == credits * 100
 
@@ -38,7 +40,9 @@ def test_no_suggestion_outside_that_band(credits):
 def test_promo_code_names_the_same_discount_and_never_stacks():
     quote = pricing.quote(20_000, "twentyoffTC")
     assert (quote.amount_cents, quote.discount_percent, quote.promo_code) == (
-        1_600_000, 20, "twentyoffTC",
+        1_600_000,
+        20,
+        "twentyoffTC",
     )
     assert pricing.quote(25_000, " TWENTYOFFtc ").amount_cents == 2_000_000
 
