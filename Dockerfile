@@ -1,0 +1,21 @@
+# One image; the role is the command: serve (default), worker, scheduler, migrate.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /srv/credits
+RUN useradd --create-home --uid 10001 credits
+
+COPY pyproject.toml constraints.txt ./
+COPY *.py ./
+COPY schema ./schema
+COPY resolvers ./resolvers
+COPY ledger ./ledger
+COPY models ./models
+COPY workers ./workers
+COPY notifications ./notifications
+RUN pip install --no-cache-dir -c constraints.txt . && chown -R credits /srv/credits
+
+USER credits
+EXPOSE 8000
+ENTRYPOINT ["credits"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]
