@@ -6,7 +6,7 @@ import re
 
 from tortoise.exceptions import IntegrityError
 
-from ledger import audit, clock, codes, outbox
+from ledger import audit, clock, codes, events, outbox
 from ledger.actors import Actor
 from ledger.db import atomic, lock_account
 from ledger.errors import AlreadyOwnsAccount, InvalidInput, LastOwner, NotFound
@@ -212,7 +212,7 @@ async def rotate_code(*, actor: Actor, account_id: int | None) -> Account:
         _, locked.code_hash, locked.code_ciphertext = codes.new_code()
         await locked.save(update_fields=["code_hash", "code_ciphertext"])
         await audit.record(account_id=locked.id, actor=actor, action="code.rotated")
-        await outbox.enqueue("code_rotated", account_id=locked.id, actor_id=actor.user_id)
+        await outbox.enqueue(events.CODE_ROTATED, account_id=locked.id, actor_id=actor.user_id)
         return locked
 
     return await atomic(rotate)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ledger import clock, outbox, pricing
+from ledger import clock, events, outbox, pricing
 from ledger.accounts import account_for
 from ledger.actors import Actor
 from ledger.balances import available_credits
@@ -79,7 +79,7 @@ async def mark_paid(purchase: Purchase, *, actor_id: int | None, reference: str 
         purchase=purchase,
         reference=reference,
     )
-    await outbox.enqueue("purchase_paid", account_id=account.id, purchase_id=purchase.id)
+    await outbox.enqueue(events.PURCHASE_PAID, account_id=account.id, purchase_id=purchase.id)
     return lot
 
 
