@@ -159,7 +159,7 @@ async def add_owner(*, actor: Actor, account_id: int | None, email: str) -> Acco
         )
         await audit.record(account_id=locked.id, actor=actor, action="owner.added", email=email)
         await outbox.enqueue(
-            "owner_added", account_id=locked.id, user_id=user.id, added_by_id=actor.user_id
+            events.OWNER_ADDED, account_id=locked.id, user_id=user.id, added_by_id=actor.user_id
         )
         return locked
 
