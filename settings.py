@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     expiry_cron: str = "15 0 * * *"
     reminders_cron: str = "0 8 * * *"
 
+    # Wrong redemption codes allowed per user / per client address in one window.
+    code_attempts_per_user: int = Field(default=10, ge=1)
+    code_attempts_per_address: int = Field(default=50, ge=1)
+    code_attempts_window: int = Field(default=900, ge=1)
+
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 2000

@@ -48,6 +48,11 @@ async def _lots_by_purchase(purchase_ids: list[int]) -> list[Lot | None]:
     return [rows.get(i) for i in purchase_ids]
 
 
+async def _owned_accounts(user_ids: list[int]) -> list[int | None]:
+    rows = {o.user_id: o.account_id for o in await Ownership.filter(user_id__in=user_ids)}
+    return [rows.get(i) for i in user_ids]
+
+
 async def _balances(account_ids: list[int]) -> list[Balance]:
     return [await balance_of(i) for i in account_ids]
 
@@ -63,3 +68,4 @@ class Loaders:
         self.draws_by_redemption = DataLoader(load_fn=_draws)
         self.lots_by_purchase = DataLoader(load_fn=_lots_by_purchase)
         self.balances_by_account = DataLoader(load_fn=_balances)
+        self.owned_account_by_user = DataLoader(load_fn=_owned_accounts)

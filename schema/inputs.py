@@ -45,3 +45,39 @@ class PurchaseCreditsInput:
     payment_token: str | None = None
     use_saved_payment_method: bool = False
     idempotency_key: str
+
+
+@strawberry.input
+class RedeemCreditsInput:
+    code: str
+    course_id: strawberry.ID
+    idempotency_key: str
+
+
+@strawberry.input
+class RedemptionIdsInput:
+    ids: list[strawberry.ID]
+
+
+@strawberry.input
+class DenyRedemptionsInput:
+    ids: list[strawberry.ID]
+    reason: str | None = None
+
+
+@strawberry.input
+class RedemptionIdInput:
+    id: strawberry.ID
+
+
+@strawberry.input
+class CourseInput:
+    sku: str
+    title: str
+    price_credits: int
+    active: bool | None = None
+
+
+@strawberry.input
+class CourseRefInput:
+    id: strawberry.ID

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from schema.types import Account, Purchase, UserError
+from schema.types import Account, Course, Purchase, Redemption, UserError
 
 
 @strawberry.type
@@ -16,4 +16,23 @@ class AccountPayload:
 @strawberry.type
 class PurchasePayload:
     purchase: Purchase | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class RedemptionPayload:
+    redemption: Redemption | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class RedemptionsPayload:
+    redemptions: list[Redemption]
+    total_credits: int
+    errors: list[UserError]
+
+
+@strawberry.type
+class CoursePayload:
+    course: Course | None
     errors: list[UserError]

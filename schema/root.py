@@ -9,10 +9,18 @@ from strawberry.extensions.base_extension import SchemaExtension
 from strawberry.types import ExecutionContext
 
 from resolvers import accounts, credits
+from resolvers import courses as catalogue
+from resolvers import redemptions as redeeming
 from schema.connections import Connection
-from schema.payloads import AccountPayload, PurchasePayload
+from schema.payloads import (
+    AccountPayload,
+    CoursePayload,
+    PurchasePayload,
+    RedemptionPayload,
+    RedemptionsPayload,
+)
 from schema.types import Account as AccountType
-from schema.types import Balance, Lot, PriceQuote, Transaction, Viewer
+from schema.types import Balance, Course, Lot, PriceQuote, Redemption, Transaction, Viewer
 
 
 @strawberry.type
@@ -23,6 +31,9 @@ class Query:
     lots: Connection[Lot] = strawberry.field(resolver=credits.lots)
     transactions: Connection[Transaction] = strawberry.field(resolver=credits.transactions)
     price_quote: PriceQuote = strawberry.field(resolver=credits.price_quote)
+    redemptions: Connection[Redemption] = strawberry.field(resolver=redeeming.list_redemptions)
+    my_redemptions: Connection[Redemption] = strawberry.field(resolver=redeeming.my_redemptions)
+    courses: Connection[Course] = strawberry.field(resolver=catalogue.list_courses)
 
 
 @strawberry.type
@@ -37,6 +48,14 @@ class Mutation:
         resolver=accounts.rotate_redemption_code
     )
     purchase_credits: PurchasePayload = strawberry.mutation(resolver=credits.purchase_credits)
+    redeem_credits: RedemptionPayload = strawberry.mutation(resolver=redeeming.redeem_credits)
+    approve_redemptions: RedemptionsPayload = strawberry.mutation(
+        resolver=redeeming.approve_redemptions
+    )
+    deny_redemptions: RedemptionsPayload = strawberry.mutation(resolver=redeeming.deny_redemptions)
+    cancel_redemption: RedemptionPayload = strawberry.mutation(resolver=redeeming.cancel_redemption)
+    upsert_course: CoursePayload = strawberry.mutation(resolver=catalogue.upsert_course)
+    deactivate_course: CoursePayload = strawberry.mutation(resolver=catalogue.deactivate_course)
 
 
 def _is_expected(error: GraphQLError) -> bool:

@@ -234,6 +234,14 @@ class Redemption:
 
     @strawberry.field
     async def draws(self, info: Info) -> list[Draw]:
+        """Which lots paid for it; shown to the account's owners (and support) only."""
+        actor = info.context.actor
+        if actor is None:
+            return []
+        if not actor.is_support:
+            owned = await info.context.loaders.owned_account_by_user.load(actor.user_id)
+            if owned != self.row.account_id:
+                return []
         rows = await info.context.loaders.draws_by_redemption.load(self.row.id)
         return [Draw(credits=d.credits, row=d) for d in rows]
 

@@ -101,3 +101,38 @@ async def buy(
         {"input": {"credits": credits, "paymentToken": token, "idempotencyKey": key, **extra}},
     )
     return payload
+
+
+REDEEM = """
+mutation($input: RedeemCreditsInput!) {
+  redeemCredits(input: $input) {
+    redemption { id status credits course { sku title } learner { email }
+                 draws { credits lot { id } } }
+    errors { code message field }
+  }
+}"""
+
+UPSERT_COURSE = """
+mutation($input: CourseInput!) {
+  upsertCourse(input: $input) { course { id sku title priceCredits active } errors { code field } }
+}"""
+
+
+async def redeem(client: GraphQLClient, code: str, course_id: str, key: str) -> dict[str, Any]:
+    return await client.mutate(
+        "redeemCredits",
+        REDEEM,
+        {"input": {"code": code, "courseId": course_id, "idempotencyKey": key}},
+    )
+
+
+async def upsert_course(
+    client: GraphQLClient, sku: str, title: str, price: int, **extra: Any
+) -> dict[str, Any]:
+    payload = await client.mutate(
+        "upsertCourse",
+        UPSERT_COURSE,
+        {"input": {"sku": sku, "title": title, "priceCredits": price, **extra}},
+    )
+    assert payload["errors"] == [], payload["errors"]
+    return dict(payload["course"])

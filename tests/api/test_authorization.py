@@ -22,14 +22,35 @@ from graphql import (
 )
 
 from cli import SCHEMA_FILE
-from models import Account, AuditEvent, LedgerEntry, Lot, Ownership, Purchase
-from tests.helpers import buy, create_account
+from models import (
+    Account,
+    AuditEvent,
+    Course,
+    LedgerEntry,
+    Lot,
+    Ownership,
+    Purchase,
+    Redemption,
+)
+from tests.helpers import buy, create_account, redeem, upsert_course
 
 # Root fields that act on no account, or only on the caller's own.
 NOT_ACCOUNT_SCOPED = {
     "Query.viewer": "the caller's own user",
     "Query.priceQuote": "pure pricing",
+    "Query.myRedemptions": "the caller's own requests",
+    "Query.courses": "the catalogue every learner sees",
     "Mutation.createAccount": "creates the caller's own account",
+    "Mutation.redeemCredits": "the code is the credential (tests/api/test_redemptions.py)",
+}
+# Root fields that name another account's resources rather than the account: the walk
+# passes the victim's resources. Support-only fields answer FORBIDDEN.
+RESOURCE_SCOPED = {
+    "Mutation.approveRedemptions": lambda v: {"ids": [v["redemptionId"]]},
+    "Mutation.denyRedemptions": lambda v: {"ids": [v["redemptionId"]], "reason": "no"},
+    "Mutation.cancelRedemption": lambda v: {"id": v["redemptionId"]},
+    "Mutation.upsertCourse": lambda v: {"sku": v["courseSku"], "title": "Pwned", "priceCredits": 1},
+    "Mutation.deactivateCourse": lambda v: {"id": v["courseId"]},
 }
 DENIED = {"NOT_FOUND", "FORBIDDEN"}
 
@@ -102,14 +123,26 @@ async def _snapshot() -> list[Any]:
         await LedgerEntry.all().count(),
         await Purchase.all().count(),
         await AuditEvent.all().count(),
+        await Redemption.all().order_by("id").values_list("status", "decided_at"),
+        await Course.all().order_by("id").values_list("sku", "title", "price_credits", "active"),
     ]
 
 
-async def test_a_stranger_can_read_or_change_nothing_of_another_account(ann, stranger):
+async def test_a_stranger_can_read_or_change_nothing_of_another_account(
+    ann, stranger, support, client_factory
+):
     account = await create_account(ann, name="Victim Ltd", approvalMode="MANUAL")
     await buy(ann, 500, "v1")
+    course = await upsert_course(support, "SEC-101", "Security basics", 120)
+    learner = client_factory("lee@example.com", "Lee Learner")
+    pending = await redeem(learner, account["redemptionCode"], course["id"], "r1")
     await create_account(stranger, name="Mallory's own")  # a real owner elsewhere
-    victim = {"accountId": account["id"]}
+    victim = {
+        "accountId": account["id"],
+        "redemptionId": pending["redemption"]["id"],
+        "courseId": course["id"],
+        "courseSku": "SEC-101",
+    }
     overrides: dict[str, dict[str, Any]] = {
         "removeAccountOwner": {"email": "ann@example.com"},
         "addAccountOwner": {"email": "mallory2@example.net"},
@@ -126,10 +159,13 @@ async def test_a_stranger_can_read_or_change_nothing_of_another_account(ann, str
             if key in NOT_ACCOUNT_SCOPED:
                 continue
             account_arg = _takes_account(field) or ("id" if key == "Query.account" else None)
-            assert account_arg, f"{key}: classify this field for the authorization walk"
-            victim["_account_arg"] = account_arg
+            resources = RESOURCE_SCOPED[key](victim) if key in RESOURCE_SCOPED else {}
+            assert account_arg or resources, f"{key}: classify it for the authorization walk"
+            victim["_account_arg"] = account_arg or ""
             args = {
-                arg_name: _value(arg_name, arg.type, victim, overrides.get(name, {}))
+                arg_name: _value(
+                    arg_name, arg.type, victim, {**overrides.get(name, {}), **resources}
+                )
                 for arg_name, arg in field.args.items()
                 if isinstance(arg.type, GraphQLNonNull) or arg_name in ("accountId", "id", "input")
             }
@@ -153,6 +189,7 @@ async def test_a_stranger_can_read_or_change_nothing_of_another_account(ann, str
 
     assert await _snapshot() == before
     assert "Query.balance" in walked and "Mutation.purchaseCredits" in walked
+    assert "Mutation.approveRedemptions" in walked and "Query.redemptions" in walked
 
 
 async def test_support_staff_may_read_any_account(ann, support):

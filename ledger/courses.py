@@ -1,0 +1,84 @@
+"""The course catalogue, managed by support staff and keyed by SKU."""
+
+from __future__ import annotations
+
+import re
+
+from ledger import audit, clock
+from ledger.actors import Actor
+from ledger.db import atomic
+from ledger.errors import Forbidden, InvalidInput, NotFound
+from ledger.pages import Page, newest_first
+from models import MAX_CREDITS_PER_PURCHASE, Course
+
+SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def require_support(actor: Actor) -> None:
+    if not actor.is_support:
+        raise Forbidden("only support staff may do this")
+
+
+async def upsert_course(
+    *, actor: Actor, sku: str, title: str, price_credits: int, active: bool | None = None
+) -> Course:
+    require_support(actor)
+    sku, title = sku.strip(), title.strip()
+    if not SKU_RE.match(sku):
+        raise InvalidInput("sku: letters, digits, '.', '_' or '-', up to 64", field=["sku"])
+    if not 1 <= len(title) <= 300:
+        raise InvalidInput("title must be 1 to 300 characters", field=["title"])
+    if not 1 <= price_credits <= MAX_CREDITS_PER_PURCHASE:
+        raise InvalidInput("priceCredits must be a positive number", field=["priceCredits"])
+
+    async def upsert() -> Course:
+        now = clock.now()
+        course = await Course.select_for_update().get_or_none(sku=sku)
+        if course is None:
+            course = await Course.create(
+                sku=sku,
+                title=title,
+                price_credits=price_credits,
+                active=True if active is None else active,
+                created_at=now,
+                updated_at=now,
+            )
+        else:
+            course.title, course.price_credits, course.updated_at = title, price_credits, now
+            if active is not None:
+                course.active = active
+            await course.save()
+        await audit.record(
+            account_id=None,
+            actor=actor,
+            action="course.upserted",
+            sku=sku,
+            title=title,
+            price_credits=price_credits,
+            active=course.active,
+        )
+        return course
+
+    return await atomic(upsert)
+
+
+async def set_course_active(*, actor: Actor, course_id: int, active: bool) -> Course:
+    require_support(actor)
+    course = await Course.get_or_none(id=course_id)
+    if course is None:
+        raise NotFound("no such course", field=["id"])
+    course.active, course.updated_at = active, clock.now()
+    await course.save(update_fields=["active", "updated_at"])
+    await audit.record(
+        account_id=None, actor=actor, action="course.active_set", sku=course.sku, active=active
+    )
+    return course
+
+
+async def list_courses(
+    *, actor: Actor, include_inactive: bool, first: int | None, after: int | None
+) -> Page[Course]:
+    query = Course.all()
+    if not (include_inactive and actor.is_support):
+        query = query.filter(active=True)
+    return await newest_first(query, first=first, after=after)

@@ -1,0 +1,285 @@
+"""Redemptions: learners spend an account's credits on courses with its code.
+
+Approval draws credits from the account's unexpired lots, soonest expiry first (then
+oldest, then lowest id), across several lots when needed; every lot touched gets a
+REDEMPTION entry and a draw. Locks: the account, then the redemption, then the lots in
+draw order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from tortoise.expressions import F
+
+from ledger import clock, codes, events, outbox, throttle
+from ledger.accounts import account_for
+from ledger.actors import Actor
+from ledger.balances import available_credits
+from ledger.db import atomic, lock_account
+from ledger.errors import (
+    CourseUnavailable,
+    InsufficientCredits,
+    InvalidCode,
+    InvalidInput,
+    LedgerError,
+    NotFound,
+    NotPending,
+)
+from ledger.idempotency import Response, raise_stored_error, run_once, validate_key
+from ledger.pages import Page, newest_first
+from models import (
+    Account,
+    ApprovalMode,
+    Course,
+    Draw,
+    EntryKind,
+    LedgerEntry,
+    Lot,
+    Ownership,
+    Redemption,
+    RedemptionStatus,
+)
+
+MAX_BATCH = 100
+MAX_REASON = 1000
+
+
+class LotChanged(RuntimeError):
+    """A lot changed under a held account lock: a bug in the lock order, never expected."""
+
+
+async def draw_credits(
+    *, account: Account, redemption: Redemption, actor_id: int | None, now: datetime
+) -> None:
+    """Take the redemption's credits from the lots. The caller holds the account lock."""
+    lots = (
+        await Lot.filter(account_id=account.id, expires_at__gt=now, remaining__gt=0)
+        .order_by("expires_at", "purchased_at", "id")
+        .select_for_update()
+    )
+    balance = sum(lot.remaining for lot in lots)
+    needed = redemption.credits
+    if balance < needed:
+        raise InsufficientCredits(
+            f"the account has {balance:,} credits available; this needs {needed:,}"
+        )
+    for lot in lots:
+        take = min(lot.remaining, needed)
+        # Conditional, so that no interleaving can ever overdraw a lot.
+        changed = await Lot.filter(id=lot.id, remaining__gte=take, expires_at__gt=now).update(
+            remaining=F("remaining") - take
+        )
+        if changed != 1:
+            raise LotChanged(f"lot {lot.id} changed while the account was locked")
+        balance -= take
+        needed -= take
+        await Draw.create(redemption=redemption, lot=lot, credits=take)
+        await LedgerEntry.create(
+            account=account,
+            lot=lot,
+            kind=EntryKind.REDEMPTION,
+            credits=-take,
+            balance_after=balance,
+            actor_id=actor_id,
+            redemption=redemption,
+            created_at=now,
+        )
+        if needed == 0:
+            return
+
+
+def _approves_at_once(account: Account, credits: int) -> bool:
+    if account.approval_mode is ApprovalMode.AUTOMATIC:
+        return True
+    limit = account.auto_approve_limit
+    return limit is not None and credits <= limit
+
+
+async def _account_for_code(code: str) -> tuple[Account | None, str]:
+    normalised = codes.normalise_code(code)
+    if normalised is None:
+        return None, ""
+    code_hash = codes.hash_code(normalised)
+    return await Account.get_or_none(code_hash=code_hash), code_hash
+
+
+async def redeem_credits(
+    *, actor: Actor, code: str, course_id: int, idempotency_key: str, client_address: str = ""
+) -> Redemption:
+    """A learner pays for a course with an account's code.
+
+    Approved at once when the account approves automatically (or the price is within
+    its auto-approve limit) and the balance covers it, else INSUFFICIENT_CREDITS with
+    nothing recorded; otherwise PENDING for the owners to decide.
+    """
+    key = validate_key(idempotency_key)
+    await throttle.check_code_attempts(user_id=actor.user_id, address=client_address)
+    account, code_hash = await _account_for_code(code)
+    if account is None:
+        await throttle.record_wrong_code(user_id=actor.user_id, address=client_address)
+        raise InvalidCode("that redemption code is not valid", field=["code"])
+    course = await Course.get_or_none(id=course_id)
+    if course is None or not course.active:
+        raise CourseUnavailable("that course cannot be bought now", field=["courseId"])
+    payload = {"account_id": account.id, "code_hash": code_hash, "course_id": course.id}
+
+    async def request() -> Response:
+        locked = await lock_account(account.id)
+        if locked is None or locked.code_hash != code_hash:
+            raise InvalidCode("that redemption code is not valid", field=["code"])
+        now = clock.now()
+        automatic = _approves_at_once(locked, course.price_credits)
+        if automatic and await available_credits(locked.id, now) < course.price_credits:
+            error = InsufficientCredits("the account does not have enough credits for this")
+            return {"error": error.to_dict()}
+        redemption = await Redemption.create(
+            account=locked,
+            learner_id=actor.user_id,
+            course=course,
+            credits=course.price_credits,
+            status=RedemptionStatus.PENDING,
+            requested_at=now,
+        )
+        if automatic:
+            await draw_credits(
+                account=locked, redemption=redemption, actor_id=actor.user_id, now=now
+            )
+            redemption.status, redemption.decided_at = RedemptionStatus.APPROVED, now
+            await redemption.save(update_fields=["status", "decided_at"])
+            await outbox.enqueue(events.REDEMPTION_APPROVED, redemption_id=redemption.id)
+        else:
+            await outbox.enqueue(events.REDEMPTION_REQUESTED, redemption_id=redemption.id)
+        return {"redemption_id": redemption.id}
+
+    response = await run_once(
+        user_id=actor.user_id, operation="redeemCredits", key=key, payload=payload, effect=request
+    )
+    raise_stored_error(response)
+    return await Redemption.get(id=response["redemption_id"])
+
+
+@dataclass
+class Decisions:
+    redemptions: list[Redemption] = field(default_factory=list)
+    total_credits: int = 0
+    errors: list[LedgerError] = field(default_factory=list)
+
+
+def _check_batch(ids: list[int], reason: str | None) -> None:
+    if not 1 <= len(ids) <= MAX_BATCH:
+        raise InvalidInput(f"give 1 to {MAX_BATCH} redemption ids", field=["ids"])
+    if reason is not None and len(reason) > MAX_REASON:
+        raise InvalidInput(f"reason is at most {MAX_REASON} characters", field=["reason"])
+
+
+async def _decide_one(
+    *, redemption_id: int, account_id: int, actor: Actor, approve: bool, reason: str | None
+) -> Redemption:
+    account = await lock_account(account_id)
+    redemption = await Redemption.select_for_update().get_or_none(id=redemption_id)
+    if account is None or redemption is None:
+        raise NotFound("no such redemption")
+    if redemption.status is not RedemptionStatus.PENDING:
+        raise NotPending(f"this redemption is already {redemption.status.value.lower()}")
+    now = clock.now()
+    if approve:
+        await draw_credits(account=account, redemption=redemption, actor_id=actor.user_id, now=now)
+    redemption.status = RedemptionStatus.APPROVED if approve else RedemptionStatus.DENIED
+    redemption.decided_at, redemption.decided_by_id = now, actor.user_id
+    redemption.reason = None if approve else reason  # type: ignore[assignment]
+    await redemption.save(update_fields=["status", "decided_at", "decided_by_id", "reason"])
+    kind = events.REDEMPTION_APPROVED if approve else events.REDEMPTION_DENIED
+    await outbox.enqueue(kind, redemption_id=redemption.id)
+    return redemption
+
+
+async def decide_redemptions(
+    *, actor: Actor, ids: list[int], approve: bool, reason: str | None = None
+) -> Decisions:
+    """Approve or deny many at once, oldest request first; each stands or fails alone."""
+    _check_batch(ids, reason)
+    reason = reason.strip() if reason and reason.strip() else None
+    owned = await Ownership.get_or_none(user_id=actor.user_id)
+    rows = {r.id: r for r in await Redemption.filter(id__in=set(ids))}
+    decisions = Decisions()
+    position = {rid: i for i, rid in reversed(list(enumerate(ids)))}
+    mine = []
+    for rid, index in sorted(position.items(), key=lambda item: item[1]):
+        row = rows.get(rid)
+        if row is None or not (actor.is_support or (owned and owned.account_id == row.account_id)):
+            decisions.errors.append(NotFound("no such redemption", field=["ids", str(index)]))
+        else:
+            mine.append(row)
+    for row in sorted(mine, key=lambda r: (r.requested_at, r.id)):
+        try:
+            decided = await atomic(
+                lambda row=row: _decide_one(  # type: ignore[misc]
+                    redemption_id=row.id,
+                    account_id=row.account_id,
+                    actor=actor,
+                    approve=approve,
+                    reason=reason,
+                )
+            )
+        except LedgerError as exc:
+            exc.field = ["ids", str(position[row.id])]
+            decisions.errors.append(exc)
+            continue
+        decisions.redemptions.append(decided)
+        if approve:
+            decisions.total_credits += decided.credits
+    return decisions
+
+
+async def cancel_redemption(*, actor: Actor, redemption_id: int) -> Redemption:
+    """The learner withdraws a request that is still pending."""
+    row = await Redemption.get_or_none(id=redemption_id, learner_id=actor.user_id)
+    if row is None:
+        raise NotFound("no such redemption of yours", field=["id"])
+
+    async def cancel() -> Redemption:
+        await lock_account(row.account_id)
+        redemption = await Redemption.select_for_update().get(id=row.id)
+        if redemption.status is not RedemptionStatus.PENDING:
+            raise NotPending(
+                f"this redemption is already {redemption.status.value.lower()}", field=["id"]
+            )
+        redemption.status = RedemptionStatus.CANCELLED
+        redemption.decided_at, redemption.decided_by_id = clock.now(), actor.user_id
+        await redemption.save(update_fields=["status", "decided_at", "decided_by_id"])
+        await outbox.enqueue(events.REDEMPTION_CANCELLED, redemption_id=redemption.id)
+        return redemption
+
+    return await atomic(cancel)
+
+
+async def list_redemptions(
+    *,
+    actor: Actor,
+    account_id: int | None,
+    status: RedemptionStatus | None,
+    first: int | None,
+    after: int | None,
+) -> Page[Redemption]:
+    account = await account_for(actor, account_id)
+    query = Redemption.filter(account_id=account.id)
+    if status is not None:
+        query = query.filter(status=status)
+    return await newest_first(query, first=first, after=after)
+
+
+async def list_my_redemptions(
+    *, actor: Actor, status: RedemptionStatus | None, first: int | None, after: int | None
+) -> Page[Redemption]:
+    query = Redemption.filter(learner_id=actor.user_id)
+    if status is not None:
+        query = query.filter(status=status)
+    return await newest_first(query, first=first, after=after)
+
+
+async def can_manage(actor: Actor, account_id: int) -> bool:
+    if actor.is_support:
+        return True
+    return await Ownership.exists(user_id=actor.user_id, account_id=account_id)

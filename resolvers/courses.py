@@ -1,0 +1,55 @@
+"""The course catalogue."""
+
+from __future__ import annotations
+
+from ledger import courses
+from resolvers.common import parse_id, run_mutation, run_query
+from schema.connections import Connection, decode_cursor, to_connection
+from schema.context import Info
+from schema.inputs import CourseInput, CourseRefInput
+from schema.payloads import CoursePayload
+from schema.types import Course
+
+
+async def list_courses(
+    info: Info,
+    first: int | None = None,
+    after: str | None = None,
+    include_inactive: bool = False,
+) -> Connection[Course]:
+    page = await run_query(
+        info,
+        lambda actor: courses.list_courses(
+            actor=actor,
+            include_inactive=include_inactive,
+            first=first,
+            after=decode_cursor(after),
+        ),
+    )
+    return to_connection(page, Course.from_model)
+
+
+async def upsert_course(info: Info, input: CourseInput) -> CoursePayload:
+    row, errors = await run_mutation(
+        info,
+        lambda actor: courses.upsert_course(
+            actor=actor,
+            sku=input.sku,
+            title=input.title,
+            price_credits=input.price_credits,
+            active=input.active,
+        ),
+        Course.from_model,
+    )
+    return CoursePayload(course=row, errors=errors)
+
+
+async def deactivate_course(info: Info, input: CourseRefInput) -> CoursePayload:
+    row, errors = await run_mutation(
+        info,
+        lambda actor: courses.set_course_active(
+            actor=actor, course_id=parse_id(input.id, "id") or 0, active=False
+        ),
+        Course.from_model,
+    )
+    return CoursePayload(course=row, errors=errors)

@@ -1,0 +1,114 @@
+"""Redeeming credits at checkout, and the owners' decisions."""
+
+from __future__ import annotations
+
+import strawberry
+
+from ledger import redemptions
+from ledger.errors import InvalidInput
+from resolvers.common import actor_of, parse_id, run_mutation, run_query, user_errors
+from schema.connections import Connection, decode_cursor, to_connection
+from schema.context import Info
+from schema.enums import RedemptionStatus
+from schema.inputs import (
+    DenyRedemptionsInput,
+    RedeemCreditsInput,
+    RedemptionIdInput,
+    RedemptionIdsInput,
+)
+from schema.payloads import RedemptionPayload, RedemptionsPayload
+from schema.types import Redemption
+
+
+def _required_id(value: strawberry.ID, field: str) -> int:
+    parsed = parse_id(value, field)
+    if parsed is None:
+        raise InvalidInput(f"{field} is required", field=[field])
+    return parsed
+
+
+async def redeem_credits(info: Info, input: RedeemCreditsInput) -> RedemptionPayload:
+    row, errors = await run_mutation(
+        info,
+        lambda actor: redemptions.redeem_credits(
+            actor=actor,
+            code=input.code,
+            course_id=_required_id(input.course_id, "courseId"),
+            idempotency_key=input.idempotency_key,
+            client_address=info.context.client_address,
+        ),
+        Redemption.from_model,
+    )
+    return RedemptionPayload(redemption=row, errors=errors)
+
+
+async def _decide(
+    info: Info, ids: list[strawberry.ID], approve: bool, reason: str | None
+) -> RedemptionsPayload:
+    actor = actor_of(info)
+    try:
+        parsed = [_required_id(value, "ids") for value in ids]
+        decisions = await redemptions.decide_redemptions(
+            actor=actor, ids=parsed, approve=approve, reason=reason
+        )
+    except InvalidInput as exc:
+        return RedemptionsPayload(redemptions=[], total_credits=0, errors=user_errors(exc))
+    return RedemptionsPayload(
+        redemptions=[Redemption.from_model(r) for r in decisions.redemptions],
+        total_credits=decisions.total_credits,
+        errors=[error for exc in decisions.errors for error in user_errors(exc)],
+    )
+
+
+async def approve_redemptions(info: Info, input: RedemptionIdsInput) -> RedemptionsPayload:
+    return await _decide(info, input.ids, approve=True, reason=None)
+
+
+async def deny_redemptions(info: Info, input: DenyRedemptionsInput) -> RedemptionsPayload:
+    return await _decide(info, input.ids, approve=False, reason=input.reason)
+
+
+async def cancel_redemption(info: Info, input: RedemptionIdInput) -> RedemptionPayload:
+    row, errors = await run_mutation(
+        info,
+        lambda actor: redemptions.cancel_redemption(
+            actor=actor, redemption_id=_required_id(input.id, "id")
+        ),
+        Redemption.from_model,
+    )
+    return RedemptionPayload(redemption=row, errors=errors)
+
+
+async def list_redemptions(
+    info: Info,
+    account_id: strawberry.ID | None = None,
+    status: RedemptionStatus | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> Connection[Redemption]:
+    page = await run_query(
+        info,
+        lambda actor: redemptions.list_redemptions(
+            actor=actor,
+            account_id=parse_id(account_id, "accountId"),
+            status=status,
+            first=first,
+            after=decode_cursor(after),
+        ),
+    )
+    return to_connection(page, Redemption.from_model)
+
+
+async def my_redemptions(
+    info: Info,
+    status: RedemptionStatus | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> Connection[Redemption]:
+    page = await run_query(
+        info,
+        lambda actor: redemptions.list_my_redemptions(
+            actor=actor, status=status, first=first, after=decode_cursor(after)
+        ),
+    )
+    return to_connection(page, Redemption.from_model)
