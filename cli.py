@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from settings import ConfigurationError, get_settings, tortoise_config
@@ -48,6 +48,26 @@ def cmd_serve(args: argparse.Namespace) -> None:
     )
 
 
+async def _with_database(work: Callable[[], Awaitable[str]]) -> str:
+    from tortoise import Tortoise
+
+    await apply_migrations()
+    await Tortoise.init(config=tortoise_config(), _enable_global_fallback=True)
+    try:
+        return await work()
+    finally:
+        await Tortoise.close_connections()
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from ledger.demo import load_demo
+
+    print(asyncio.run(_with_database(load_demo)))
+    print("sign in as an owner:   credits token --email ann@example.com --name 'Ann Owner'")
+    print("or as a learner:       credits token --email priya@example.com --name 'Priya Shah'")
+    print("or as support staff:   credits token --email support@example.com --name Sam --support")
+
+
 def cmd_token(args: argparse.Namespace) -> None:
     from auth import mint_token
 
@@ -80,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="create or upgrade the database").set_defaults(
         run=cmd_migrate
     )
+
+    commands.add_parser("demo", help="load sample data to look at").set_defaults(run=cmd_demo)
 
     token = commands.add_parser("token", help="print a development token")
     token.add_argument("--email", required=True)

@@ -8,6 +8,7 @@ is not walked fails this test until someone decides what it is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from graphql import (
@@ -45,7 +46,7 @@ NOT_ACCOUNT_SCOPED = {
 }
 # Root fields that name another account's resources rather than the account: the walk
 # passes the victim's resources. Support-only fields answer FORBIDDEN.
-RESOURCE_SCOPED = {
+RESOURCE_SCOPED: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "Mutation.approveRedemptions": lambda v: {"ids": [v["redemptionId"]]},
     "Mutation.denyRedemptions": lambda v: {"ids": [v["redemptionId"]], "reason": "no"},
     "Mutation.cancelRedemption": lambda v: {"id": v["redemptionId"]},

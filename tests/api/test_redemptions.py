@@ -23,7 +23,9 @@ mutation($ids: [ID!]!, $reason: String) {
   }
 }"""
 CANCEL = """
-mutation($id: ID!) { cancelRedemption(input: {id: $id}) { redemption { status } errors { code } } }"""
+mutation($id: ID!) {
+  cancelRedemption(input: {id: $id}) { redemption { status } errors { code } }
+}"""
 LIST = """
 query($status: RedemptionStatus) {
   redemptions(status: $status) {
@@ -34,7 +36,9 @@ query($status: RedemptionStatus) {
 }"""
 MINE = """
 query($status: RedemptionStatus) {
-  myRedemptions(status: $status) { totalCount edges { node { status course { title } draws { credits } } } }
+  myRedemptions(status: $status) {
+    totalCount edges { node { status course { title } draws { credits } } }
+  }
 }"""
 
 
@@ -252,7 +256,10 @@ async def test_codes_and_courses_are_checked(ann, lee, shop, support):
     ]
     missing = await redeem(lee, account["redemptionCode"], "424242", "r2")
     assert missing["errors"][0]["code"] == "COURSE_UNAVAILABLE"
-    deactivate = "mutation($id: ID!) { deactivateCourse(input: {id: $id}) { course { active } errors { code } } }"
+    deactivate = (
+        "mutation($id: ID!) { deactivateCourse(input: {id: $id}) "
+        "{ course { active } errors { code } } }"
+    )
     await support.mutate("deactivateCourse", deactivate, {"id": shop["JIRA-101"]["id"]})
     retired = await redeem(lee, account["redemptionCode"], shop["JIRA-101"]["id"], "r3")
     assert retired["errors"][0]["code"] == "COURSE_UNAVAILABLE"
