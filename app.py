@@ -75,19 +75,31 @@ async def readyz(request: Request) -> Response:
 
 
 def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
-    """The application; `manage_database=False` leaves Tortoise to the caller (tests)."""
+    """The application; `manage_database=False` leaves Tortoise to the caller (tests).
+
+    Without REDIS_URL the outbox relay, mail delivery and scheduler run in this process.
+    """
     settings = settings or get_settings()
     settings.check()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        if manage_database:
-            await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
+        if not manage_database:
+            yield {}
+            return
+        await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
+        embedded = None
+        if not settings.redis_url:
+            from workers.embedded import EmbeddedWorkers
+
+            embedded = EmbeddedWorkers(settings)
+            embedded.start()
         try:
             yield {}
         finally:
-            if manage_database:
-                await Tortoise.close_connections()
+            if embedded is not None:
+                await embedded.stop()
+            await Tortoise.close_connections()
 
     graphql_app = CreditsGraphQL(settings)
     return Starlette(

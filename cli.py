@@ -68,6 +68,82 @@ def cmd_demo(args: argparse.Namespace) -> None:
     print("or as support staff:   credits token --email support@example.com --name Sam --support")
 
 
+def cmd_worker(args: argparse.Namespace) -> None:
+    """Run dramatiq workers (Redis broker) with this project's actors."""
+    from dramatiq.cli import main as dramatiq_main
+
+    settings = get_settings()
+    settings.check()
+    if not settings.redis_url:
+        raise ConfigurationError(
+            "credits worker needs REDIS_URL; without it `credits serve` delivers in-process"
+        )
+    sys.argv = [
+        "dramatiq",
+        "workers.actors",
+        "--processes",
+        str(args.processes),
+        "--threads",
+        str(args.threads),
+    ]
+    raise SystemExit(dramatiq_main())  # type: ignore[no-untyped-call]
+
+
+def cmd_scheduler(args: argparse.Namespace) -> None:
+    asyncio.run(_run_scheduler())
+
+
+async def _run_scheduler() -> None:
+    import signal
+    import socket
+
+    from tortoise import Tortoise
+
+    from workers.dispatch import BrokerDispatcher, InProcessDispatcher
+    from workers.scheduler import build_scheduler, tick_lock
+
+    settings = get_settings()
+    settings.check()
+    await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
+    dispatcher = BrokerDispatcher() if settings.redis_url else InProcessDispatcher()
+    scheduler = build_scheduler(settings, dispatcher, tick_lock(settings, socket.gethostname()))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    scheduler.start()
+    log.info(
+        "scheduler running: expiry %r, reminders %r", settings.expiry_cron, settings.reminders_cron
+    )
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)
+        if isinstance(dispatcher, InProcessDispatcher):
+            await dispatcher.drain()
+        await Tortoise.close_connections()
+
+
+def cmd_expire_now(args: argparse.Namespace) -> None:
+    from ledger.expiry import expire_due_lots
+
+    async def run() -> str:
+        result = await expire_due_lots()
+        return f"expired {result.lots} lots ({result.credits} credits)"
+
+    print(asyncio.run(_with_database(run)))
+
+
+def cmd_send_reminders(args: argparse.Namespace) -> None:
+    from ledger.expiry import send_expiry_reminders
+
+    async def run() -> str:
+        result = await send_expiry_reminders()
+        return f"queued {result.messages} reminders for {result.lots} lots"
+
+    print(asyncio.run(_with_database(run)))
+
+
 def cmd_token(args: argparse.Namespace) -> None:
     from auth import mint_token
 
@@ -102,6 +178,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("demo", help="load sample data to look at").set_defaults(run=cmd_demo)
+
+    worker = commands.add_parser("worker", help="run the workers (needs REDIS_URL)")
+    worker.add_argument("--processes", type=int, default=1)
+    worker.add_argument("--threads", type=int, default=4)
+    worker.set_defaults(run=cmd_worker)
+    commands.add_parser("scheduler", help="send the nightly jobs on schedule").set_defaults(
+        run=cmd_scheduler
+    )
+    commands.add_parser(
+        "expire-now", help="run the expiry job here, now, with this process's clock"
+    ).set_defaults(run=cmd_expire_now)
+    commands.add_parser("send-reminders", help="queue the expiry reminders here, now").set_defaults(
+        run=cmd_send_reminders
+    )
 
     token = commands.add_parser("token", help="print a development token")
     token.add_argument("--email", required=True)

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
 
     expiry_cron: str = "15 0 * * *"
     reminders_cron: str = "0 8 * * *"
+    # How often the outbox relay looks for new rows, and how mail delivery retries.
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    mail_retry_min_backoff_ms: int = Field(default=15_000, ge=10)
+    mail_max_retries: int = Field(default=20, ge=0)
 
     # Wrong redemption codes allowed per user / per client address in one window.
     code_attempts_per_user: int = Field(default=10, ge=1)
