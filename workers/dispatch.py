@@ -41,7 +41,7 @@ class InProcessDispatcher:
     async def _run(self, actor_name: str, args: tuple[Any, ...]) -> None:
         actor = ACTORS[actor_name]
         # dramatiq wraps an async actor's function in a bridge to its own loop thread.
-        body: Callable[..., Awaitable[None]] = getattr(actor.fn, "__wrapped__", actor.fn)
+        body: Callable[..., Awaitable[None]] = actor.fn.__wrapped__  # type: ignore[union-attr]
         throws = actor.options.get("throws") or ()
         for attempt in range(self.retries + 1):
             try:
