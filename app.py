@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             return
         await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
         embedded = None
-        if not settings.redis_url:
+        if settings.embedded_workers and not settings.redis_url:
             from workers.embedded import EmbeddedWorkers
 
             embedded = EmbeddedWorkers(settings)

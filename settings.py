@@ -55,6 +55,9 @@ class Settings(BaseSettings):
 
     expiry_cron: str = "15 0 * * *"
     reminders_cron: str = "0 8 * * *"
+    # Without REDIS_URL, `credits serve` runs the relay, mail delivery and scheduler itself;
+    # false makes it an API-only process (another one runs them).
+    embedded_workers: bool = True
     # How often the outbox relay looks for new rows, and how mail delivery retries.
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     mail_retry_min_backoff_ms: int = Field(default=15_000, ge=10)

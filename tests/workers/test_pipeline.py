@@ -1,0 +1,232 @@
+"""The whole path: change → outbox row → relay → Redis → `credits worker` → SMTP.
+
+A real worker process, a real redis-server (stopped and restarted by the test) and a
+real SMTP server on loopback; the test drives the ledger and reads the SMTP inbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ledger.accounts import add_owner, create_account, display_code, rotate_code
+from ledger.actors import Actor
+from ledger.db import atomic
+from ledger.purchases import purchase_credits
+from ledger.redemptions import decide_redemptions, redeem_credits
+from ledger.users import sign_in
+from models import ApprovalMode, Course, OutboxMessage
+from tests.live import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+APPROVED = (
+    "Hello Lee Learner, Your request to redeem 150 training credits for Jira Fundamentals"
+    " has been approved."
+)
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("redis-server") is None, reason="redis-server is not installed"
+)
+
+
+class RedisServer:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while (
+            subprocess.run(
+                ["redis-cli", "-p", str(self.port), "ping"], capture_output=True
+            ).stdout.strip()
+            != b"PONG"
+        ):
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def worker(db, redis_server, smtp, tmp_path) -> Iterator[subprocess.Popen[bytes]]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": db,
+        "REDIS_URL": redis_server.url,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "MAIL_FROM": "Training Credits <credits@credits.example>",
+        "OUTBOX_POLL_SECONDS": "0.2",
+        "MAIL_RETRY_MIN_BACKOFF_MS": "200",
+    }
+    log = (tmp_path / "worker.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "worker", "--processes", "1", "--threads", "2"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    assert process.returncode in (0, -15), (tmp_path / "worker.log").read_text()
+
+
+async def _eventually(check, within: float = 40.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + within
+    while not await check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.1)
+
+
+async def _team_with_pending_redemption():
+    ann = Actor(user=await sign_in(sub="ann", email="ann@example.com", name="Ann Owner"))
+    account = await create_account(actor=ann, name="Data", approval_mode=ApprovalMode.MANUAL)
+    await add_owner(actor=ann, account_id=account.id, email="bob@example.com")
+    await purchase_credits(
+        actor=ann,
+        account_id=account.id,
+        credits=1_000,
+        payment_token="tok_visa",
+        idempotency_key="k",
+    )
+    now = account.created_at
+    course = await Course.create(
+        sku="JIRA-101", title="Jira Fundamentals", price_credits=150, created_at=now, updated_at=now
+    )
+    lee = Actor(user=await sign_in(sub="lee", email="lee@example.com", name="Lee Learner"))
+    pending = await redeem_credits(
+        actor=lee, code=display_code(account), course_id=course.id, idempotency_key="r"
+    )
+    return ann, account, pending
+
+
+async def test_an_approval_with_redis_down_is_emailed_once_redis_is_back(
+    worker, redis_server, smtp
+):
+    ann, _account, pending = await _team_with_pending_redemption()
+    # Everything so far goes out: purchase confirmation, owner added, redemption waiting.
+    await _eventually(lambda: _all_delivered())
+    before = len(smtp.inbox.received)
+
+    redis_server.stop()
+    decided = await decide_redemptions(actor=ann, ids=[pending.id], approve=True)
+    assert decided.total_credits == 150  # the approval committed with the broker down
+    await asyncio.sleep(1.5)
+    approval = await OutboxMessage.get(kind="redemption_approved")
+    assert approval.dispatched_at is None  # waiting for the broker
+    assert len(smtp.inbox.received) == before
+
+    redis_server.start()
+    await _eventually(lambda: _all_delivered())
+    learner_mail = smtp.inbox.to("lee@example.com")
+    assert len(learner_mail) == 1
+    assert APPROVED in learner_mail[0].message.get_body(("plain",)).get_content()
+    for owner in ("ann@example.com", "bob@example.com"):
+        copies = [
+            r for r in smtp.inbox.to(owner) if str(r.message["Subject"]).startswith("Approved")
+        ]
+        assert len(copies) == 1, owner
+
+    # The relay hands the same row over again: nobody is emailed twice.
+    total = len(smtp.inbox.received)
+    await OutboxMessage.filter(id=approval.id).update(dispatched_at=None, delivered_at=None)
+    await _eventually(lambda: _dispatched(approval.id))
+    await asyncio.sleep(1.5)
+    assert len(smtp.inbox.received) == total
+
+
+async def test_smtp_down_is_retried_and_delivered(worker, smtp):
+    ann, account, _ = await _team_with_pending_redemption()
+    await _eventually(lambda: _all_delivered())
+    smtp.stop()
+    await rotate_code(actor=ann, account_id=account.id)
+    rotated = await OutboxMessage.get(kind="code_rotated")
+
+    async def failed_once() -> bool:
+        row = await OutboxMessage.get(id=rotated.id)
+        return row.attempts >= 1 and row.last_error is not None
+
+    await _eventually(failed_once)
+    assert smtp.inbox.to("ann@example.com") == [] or all(
+        "code" not in str(r.message["Subject"]).lower() for r in smtp.inbox.to("ann@example.com")
+    )
+    smtp.start()
+    await _eventually(lambda: _all_delivered())
+    new_code = display_code(await account.__class__.get(id=account.id))
+    for owner in ("ann@example.com", "bob@example.com"):
+        bodies = [r.message.get_body(("plain",)).get_content() for r in smtp.inbox.to(owner)]
+        assert any(new_code in body for body in bodies), owner
+
+
+async def test_a_change_that_rolls_back_sends_nothing(worker, smtp):
+    ann = Actor(user=await sign_in(sub="ann", email="ann@example.com", name="Ann"))
+    account = await create_account(actor=ann, name="Data", approval_mode=ApprovalMode.MANUAL)
+
+    class Abort(Exception):
+        pass
+
+    async def rotate_then_fail() -> None:
+        from ledger import outbox
+
+        await outbox.enqueue("code_rotated", account_id=account.id, actor_id=ann.user_id)
+        raise Abort
+
+    with pytest.raises(Abort):
+        await atomic(rotate_then_fail)
+    await asyncio.sleep(1.5)
+    assert await OutboxMessage.all().count() == 0
+    assert smtp.inbox.received == []
+
+
+async def _all_delivered() -> bool:
+    return not await OutboxMessage.filter(delivered_at__isnull=True).exists()
+
+
+async def _dispatched(message_id: int) -> bool:
+    row = await OutboxMessage.get(id=message_id)
+    return row.dispatched_at is not None and row.delivered_at is not None
