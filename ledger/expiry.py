@@ -167,7 +167,6 @@ async def _remind_account(
         payload={"account_id": account_id, "threshold_days": threshold, "lot_ids": lot_ids},
         created_at=now,
     )
-    return True
 
 
 async def send_expiry_reminders(*, now: datetime | None = None) -> ReminderResult:
