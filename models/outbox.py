@@ -62,7 +62,9 @@ class ReminderSent(Model):
 
 
 class JobLease(Model):
-    """A named lease so that two schedulers never run one job at once (no Redis)."""
+    """A named, expiring lease: one scheduler tick (`expire_lots@…`) or one message being
+    delivered (`mail:outbox:<id>`), so that two processes never do the same work at once.
+    """
 
     name = fields.CharField(max_length=64, primary_key=True)
     holder = fields.CharField(max_length=128)
