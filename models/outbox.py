@@ -62,8 +62,10 @@ class ReminderSent(Model):
 
 
 class JobLease(Model):
-    """A named, expiring lease: one scheduler tick (`expire_lots@…`) or one message being
-    delivered (`mail:outbox:<id>`), so that two processes never do the same work at once.
+    """A named lease so that two schedulers never run one job at once (no Redis).
+
+    Also used per message being delivered (`mail:outbox:<id>`), so that two workers never
+    deliver one message at once.
     """
 
     name = fields.CharField(max_length=64, primary_key=True)
