@@ -18,6 +18,7 @@ from strawberry.asgi import GraphQL
 from tortoise import Tortoise, connections
 
 from auth import AuthError, TokenVerifier, bearer_token
+from exports import export_endpoint
 from ledger.actors import Actor
 from ledger.users import sign_in
 from schema.context import Context
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
     return Starlette(
         routes=[
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            Route("/exports/{dataset}.{format}", export_endpoint(graphql_app.verifier)),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

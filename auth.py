@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import jwt
 
-from ledger import clock
 from settings import Settings, get_settings
 
 LEEWAY_SECONDS = 30
@@ -102,7 +101,8 @@ def mint_token(
 ) -> str:
     """A development token signed with the configured HS256 secret."""
     settings = settings or get_settings()
-    now = clock.now()
+    # Wall-clock time, not the application's clock: verification checks `exp` against it.
+    now = datetime.now(UTC)
     claims: dict[str, object] = {
         "sub": sub or f"local|{email.strip().lower()}",
         "email": email,

@@ -6,6 +6,7 @@ from typing import Any
 
 from ledger import clock
 from ledger.actors import Actor
+from ledger.pages import Page, newest_first
 from models import AuditEvent
 
 
@@ -25,3 +26,12 @@ async def record(
         reason=reason,
         created_at=clock.now(),
     )
+
+
+async def list_events(
+    *, actor: Actor, account_id: int | None, first: int | None, after: int | None
+) -> Page[AuditEvent]:
+    from ledger.accounts import account_for
+
+    account = await account_for(actor, account_id)
+    return await newest_first(AuditEvent.filter(account_id=account.id), first=first, after=after)

@@ -11,13 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from tortoise.expressions import F
-
 from ledger import clock, codes, events, outbox, throttle
 from ledger.accounts import account_for
 from ledger.actors import Actor
 from ledger.balances import available_credits
 from ledger.db import atomic, lock_account
+from ledger.draws import take_credits
 from ledger.errors import (
     CourseUnavailable,
     InsufficientCredits,
@@ -36,7 +35,6 @@ from models import (
     Draw,
     EntryKind,
     LedgerEntry,
-    Lot,
     Ownership,
     Redemption,
     RedemptionStatus,
@@ -46,48 +44,22 @@ MAX_BATCH = 100
 MAX_REASON = 1000
 
 
-class LotChanged(RuntimeError):
-    """A lot changed under a held account lock: a bug in the lock order, never expected."""
-
-
 async def draw_credits(
     *, account: Account, redemption: Redemption, actor_id: int | None, now: datetime
 ) -> None:
-    """Take the redemption's credits from the lots. The caller holds the account lock."""
-    lots = (
-        await Lot.filter(account_id=account.id, expires_at__gt=now, remaining__gt=0)
-        .order_by("expires_at", "purchased_at", "id")
-        .select_for_update()
-    )
-    balance = sum(lot.remaining for lot in lots)
-    needed = redemption.credits
-    if balance < needed:
-        raise InsufficientCredits(
-            f"the account has {balance:,} credits available; this needs {needed:,}"
-        )
-    for lot in lots:
-        take = min(lot.remaining, needed)
-        # Conditional, so that no interleaving can ever overdraw a lot.
-        changed = await Lot.filter(id=lot.id, remaining__gte=take, expires_at__gt=now).update(
-            remaining=F("remaining") - take
-        )
-        if changed != 1:
-            raise LotChanged(f"lot {lot.id} changed while the account was locked")
-        balance -= take
-        needed -= take
-        await Draw.create(redemption=redemption, lot=lot, credits=take)
+    """Take the redemption's credits from the lots, recording each draw and entry."""
+    for take in await take_credits(account_id=account.id, credits=redemption.credits, now=now):
+        await Draw.create(redemption=redemption, lot=take.lot, credits=take.credits)
         await LedgerEntry.create(
             account=account,
-            lot=lot,
+            lot=take.lot,
             kind=EntryKind.REDEMPTION,
-            credits=-take,
-            balance_after=balance,
+            credits=-take.credits,
+            balance_after=take.balance_after,
             actor_id=actor_id,
             redemption=redemption,
             created_at=now,
         )
-        if needed == 0:
-            return
 
 
 def _approves_at_once(account: Account, credits: int) -> bool:

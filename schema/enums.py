@@ -3,6 +3,8 @@
 import strawberry
 
 from ledger.errors import ErrorCode
+from ledger.exports import Dataset as ExportDataset
+from ledger.exports import Format as ExportFormat
 from models.enums import (
     ApprovalMode,
     EntryKind,
@@ -15,11 +17,15 @@ from models.enums import (
 for _enum in (ApprovalMode, LotStatus, PurchaseStatus, RedemptionStatus, QuoteStatus, ErrorCode):
     strawberry.enum(_enum)
 strawberry.enum(EntryKind, name="TransactionKind")
+strawberry.enum(ExportDataset, name="ExportDataset")
+strawberry.enum(ExportFormat, name="ExportFormat")
 TransactionKind = EntryKind
 
 __all__ = [
     "ApprovalMode",
     "ErrorCode",
+    "ExportDataset",
+    "ExportFormat",
     "LotStatus",
     "PurchaseStatus",
     "QuoteStatus",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 
 from schema.enums import ApprovalMode
@@ -81,3 +83,43 @@ class CourseInput:
 @strawberry.input
 class CourseRefInput:
     id: strawberry.ID
+
+
+@strawberry.input
+class RequestQuoteInput:
+    account_id: strawberry.ID | None = None
+    credits: int
+    message: str = ""
+    promo_code: str | None = None
+
+
+@strawberry.input
+class CancelQuoteInput:
+    id: strawberry.ID
+    reason: str
+
+
+@strawberry.input
+class FulfilQuoteInput:
+    id: strawberry.ID
+    invoice_number: str
+
+
+@strawberry.input
+class ExtendLotInput:
+    lot_id: strawberry.ID
+    expires_at: datetime
+    reason: str
+
+
+@strawberry.input
+class ReverseRedemptionInput:
+    id: strawberry.ID
+    reason: str
+
+
+@strawberry.input
+class AdjustCreditsInput:
+    account_id: strawberry.ID
+    credits: int
+    reason: str

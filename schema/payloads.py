@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from schema.types import Account, Course, Purchase, Redemption, UserError
+from schema.types import Account, Course, Lot, Purchase, QuoteRequest, Redemption, UserError
 
 
 @strawberry.type
@@ -35,4 +35,16 @@ class RedemptionsPayload:
 @strawberry.type
 class CoursePayload:
     course: Course | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class QuoteRequestPayload:
+    quote_request: QuoteRequest | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class LotPayload:
+    lot: Lot | None
     errors: list[UserError]

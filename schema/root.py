@@ -9,18 +9,33 @@ from strawberry.extensions.base_extension import SchemaExtension
 from strawberry.types import ExecutionContext
 
 from resolvers import accounts, credits
+from resolvers import backoffice as office
 from resolvers import courses as catalogue
 from resolvers import redemptions as redeeming
 from schema.connections import Connection
 from schema.payloads import (
     AccountPayload,
     CoursePayload,
+    LotPayload,
     PurchasePayload,
+    QuoteRequestPayload,
     RedemptionPayload,
     RedemptionsPayload,
 )
 from schema.types import Account as AccountType
-from schema.types import Balance, Course, Lot, PriceQuote, Redemption, Transaction, Viewer
+from schema.types import (
+    AuditEvent,
+    Balance,
+    Course,
+    ExportLink,
+    Lot,
+    PriceQuote,
+    QuoteRequest,
+    Redemption,
+    Transaction,
+    UsageReport,
+    Viewer,
+)
 
 
 @strawberry.type
@@ -34,6 +49,11 @@ class Query:
     redemptions: Connection[Redemption] = strawberry.field(resolver=redeeming.list_redemptions)
     my_redemptions: Connection[Redemption] = strawberry.field(resolver=redeeming.my_redemptions)
     courses: Connection[Course] = strawberry.field(resolver=catalogue.list_courses)
+    quote_requests: Connection[QuoteRequest] = strawberry.field(resolver=office.quote_requests)
+    accounts: Connection[AccountType] = strawberry.field(resolver=office.accounts)
+    audit_log: Connection[AuditEvent] = strawberry.field(resolver=office.audit_log)
+    usage_report: UsageReport = strawberry.field(resolver=office.usage_report)
+    export_link: ExportLink = strawberry.field(resolver=office.export_link)
 
 
 @strawberry.type
@@ -56,6 +76,12 @@ class Mutation:
     cancel_redemption: RedemptionPayload = strawberry.mutation(resolver=redeeming.cancel_redemption)
     upsert_course: CoursePayload = strawberry.mutation(resolver=catalogue.upsert_course)
     deactivate_course: CoursePayload = strawberry.mutation(resolver=catalogue.deactivate_course)
+    request_quote: QuoteRequestPayload = strawberry.mutation(resolver=office.request_quote)
+    cancel_quote: QuoteRequestPayload = strawberry.mutation(resolver=office.cancel_quote)
+    fulfil_quote: QuoteRequestPayload = strawberry.mutation(resolver=office.fulfil_quote)
+    extend_lot: LotPayload = strawberry.mutation(resolver=office.extend_lot)
+    reverse_redemption: RedemptionPayload = strawberry.mutation(resolver=office.reverse_redemption)
+    adjust_credits: AccountPayload = strawberry.mutation(resolver=office.adjust_credits)
 
 
 def _is_expected(error: GraphQLError) -> bool:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Self
 
 import strawberry
+from strawberry.scalars import JSON
 
 import models
 from ledger import balances, clock
@@ -16,6 +17,7 @@ from schema.enums import (
     ErrorCode,
     LotStatus,
     PurchaseStatus,
+    QuoteStatus,
     RedemptionStatus,
     TransactionKind,
 )
@@ -310,3 +312,130 @@ class Viewer:
     @strawberry.field
     def account(self) -> Account | None:
         return Account.from_model(self.account_row) if self.account_row else None
+
+
+@strawberry.type
+class QuoteRequest:
+    id: strawberry.ID
+    credits: int
+    unit_price_cents: int
+    discount_percent: int
+    amount_cents: int
+    message: str
+    status: QuoteStatus
+    invoice_number: str | None
+    cancel_reason: str | None
+    created_at: datetime
+    row: strawberry.Private[models.QuoteRequest]
+
+    @classmethod
+    def from_model(cls, row: models.QuoteRequest) -> Self:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            credits=row.credits,
+            unit_price_cents=row.unit_price_cents,
+            discount_percent=row.discount_percent,
+            amount_cents=row.amount_cents,
+            message=row.message,
+            status=row.status,
+            invoice_number=row.invoice_number,
+            cancel_reason=row.cancel_reason,
+            created_at=row.created_at,
+            row=row,
+        )
+
+    @strawberry.field
+    def account_id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.row.account_id))
+
+    @strawberry.field
+    async def purchase(self, info: Info) -> Purchase | None:
+        purchase_id = self.row.purchase_id
+        row = await info.context.loaders.purchases_by_id.load(purchase_id) if purchase_id else None
+        return Purchase.from_model(row) if row else None
+
+
+@strawberry.type
+class AuditEvent:
+    id: strawberry.ID
+    action: str
+    details: JSON
+    reason: str | None
+    created_at: datetime
+    row: strawberry.Private[models.AuditEvent]
+
+    @classmethod
+    def from_model(cls, row: models.AuditEvent) -> Self:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            action=row.action,
+            details=row.details,
+            reason=row.reason,
+            created_at=row.created_at,
+            row=row,
+        )
+
+    @strawberry.field
+    async def actor(self, info: Info) -> User | None:
+        actor_id = self.row.actor_id
+        user = await info.context.loaders.users_by_id.load(actor_id) if actor_id else None
+        return User.from_model(user) if user else None
+
+
+@strawberry.type
+class UsageMonth:
+    month: str
+    purchased: int
+    redeemed: int
+    expired: int
+    reversed: int
+    adjusted: int
+    balance: int
+
+
+@strawberry.type
+class LearnerUsage:
+    credits: int
+    redemptions: int
+    learner_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def learner(self, info: Info) -> User:
+        user = await info.context.loaders.users_by_id.load(self.learner_id)
+        assert user is not None
+        return User.from_model(user)
+
+
+@strawberry.type
+class CourseUsage:
+    credits: int
+    redemptions: int
+    course_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def course(self, info: Info) -> Course:
+        course = await info.context.loaders.courses_by_id.load(self.course_id)
+        assert course is not None
+        return Course.from_model(course)
+
+
+@strawberry.type
+class ExpiringMonth:
+    month: str
+    credits: int
+
+
+@strawberry.type
+class UsageReport:
+    start: date = strawberry.field(name="from")
+    end: date = strawberry.field(name="to")
+    months: list[UsageMonth]
+    top_learners: list[LearnerUsage]
+    top_courses: list[CourseUsage]
+    expiring_by_month: list[ExpiringMonth]
+
+
+@strawberry.type
+class ExportLink:
+    url: str
+    expires_at: datetime

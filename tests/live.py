@@ -28,9 +28,12 @@ def live_server(
 ) -> Iterator[str]:
     port = free_port()
     env = {
-        **os.environ, "DATABASE_URL": db_url, "DB_POOL_SIZE": "10",
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "DB_POOL_SIZE": "10",
         # The tests drive delivery themselves; this server only answers GraphQL.
-        "EMBEDDED_WORKERS": "false", **(extra_env or {}),
+        "EMBEDDED_WORKERS": "false",
+        **(extra_env or {}),
     }
     log_path = Path(os.environ.get("LIVE_SERVER_LOG", f"/tmp/credits-live-{port}.log"))
     process = subprocess.Popen(

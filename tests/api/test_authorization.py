@@ -31,6 +31,7 @@ from models import (
     Lot,
     Ownership,
     Purchase,
+    QuoteRequest,
     Redemption,
 )
 from tests.helpers import buy, create_account, redeem, upsert_course
@@ -52,6 +53,15 @@ RESOURCE_SCOPED: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "Mutation.cancelRedemption": lambda v: {"id": v["redemptionId"]},
     "Mutation.upsertCourse": lambda v: {"sku": v["courseSku"], "title": "Pwned", "priceCredits": 1},
     "Mutation.deactivateCourse": lambda v: {"id": v["courseId"]},
+    "Mutation.cancelQuote": lambda v: {"id": v["quoteId"], "reason": "no"},
+    "Mutation.fulfilQuote": lambda v: {"id": v["quoteId"], "invoiceNumber": "INV-1"},
+    "Mutation.extendLot": lambda v: {
+        "lotId": v["lotId"],
+        "expiresAt": "2030-01-01T00:00:00+00:00",
+        "reason": "x",
+    },
+    "Mutation.reverseRedemption": lambda v: {"id": v["approvedId"], "reason": "x"},
+    "Query.accounts": lambda v: {"search": "Victim"},
 }
 DENIED = {"NOT_FOUND", "FORBIDDEN"}
 
@@ -126,6 +136,7 @@ async def _snapshot() -> list[Any]:
         await AuditEvent.all().count(),
         await Redemption.all().order_by("id").values_list("status", "decided_at"),
         await Course.all().order_by("id").values_list("sku", "title", "price_credits", "active"),
+        await QuoteRequest.all().order_by("id").values_list("status", "account_id"),
     ]
 
 
@@ -137,17 +148,31 @@ async def test_a_stranger_can_read_or_change_nothing_of_another_account(
     course = await upsert_course(support, "SEC-101", "Security basics", 120)
     learner = client_factory("lee@example.com", "Lee Learner")
     pending = await redeem(learner, account["redemptionCode"], course["id"], "r1")
+    approved = await redeem(learner, account["redemptionCode"], course["id"], "r2")
+    await ann.data(
+        "mutation($ids: [ID!]!) { approveRedemptions(input: {ids: $ids}) { totalCredits } }",
+        {"ids": [approved["redemption"]["id"]]},
+    )
+    quote = await ann.data(
+        "mutation { requestQuote(input: {credits: 900}) { quoteRequest { id } } }"
+    )
+    lots = await ann.data("{ lots { edges { node { id } } } }")
     await create_account(stranger, name="Mallory's own")  # a real owner elsewhere
     victim = {
         "accountId": account["id"],
         "redemptionId": pending["redemption"]["id"],
+        "approvedId": approved["redemption"]["id"],
         "courseId": course["id"],
         "courseSku": "SEC-101",
+        "quoteId": quote["requestQuote"]["quoteRequest"]["id"],
+        "lotId": lots["lots"]["edges"][0]["node"]["id"],
     }
     overrides: dict[str, dict[str, Any]] = {
         "removeAccountOwner": {"email": "ann@example.com"},
         "addAccountOwner": {"email": "mallory2@example.net"},
         "purchaseCredits": {"paymentToken": "tok_visa", "credits": 100},
+        "adjustCredits": {"credits": 100, "reason": "x"},
+        "requestQuote": {"credits": 100},
     }
     before = await _snapshot()
 

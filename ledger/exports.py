@@ -1,0 +1,284 @@
+"""What goes into an export: rows of an account's ledger or redemptions, in batches.
+
+Rows are read in keyset batches (oldest first) with their related rows loaded per batch,
+so an export of any size runs in bounded memory. Signed links let a browser download an
+export without a bearer header: the link names the user, the account and every filter,
+expires soon, and is re-checked against the user's access when used.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+
+from tortoise.models import Model
+
+from ledger import clock
+from ledger.accounts import account_for
+from ledger.actors import Actor
+from ledger.errors import Forbidden, InvalidInput
+from models import (
+    Course,
+    EntryKind,
+    LedgerEntry,
+    Lot,
+    Purchase,
+    Redemption,
+    RedemptionStatus,
+    User,
+)
+from settings import get_settings
+
+BATCH = 2000
+LINK_LIFETIME = timedelta(minutes=10)
+Row = list[Any]
+
+
+class Dataset(StrEnum):
+    TRANSACTIONS = "transactions"
+    REDEMPTIONS = "redemptions"
+
+
+class Format(StrEnum):
+    CSV = "csv"
+    XLSX = "xlsx"
+
+
+TRANSACTION_COLUMNS = [
+    "id",
+    "date",
+    "kind",
+    "credits",
+    "balance_after",
+    "lot_id",
+    "lot_expires_at",
+    "purchase_id",
+    "amount_cents",
+    "redemption_id",
+    "course",
+    "learner",
+    "actor",
+    "reason",
+    "reference",
+    "new_expiry",
+]
+REDEMPTION_COLUMNS = [
+    "id",
+    "requested_at",
+    "status",
+    "credits",
+    "course_sku",
+    "course",
+    "learner_email",
+    "learner",
+    "decided_at",
+    "decided_by",
+    "reason",
+]
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    dataset: Dataset
+    format: Format
+    account_id: int | None = None
+    start: date | None = None
+    end: date | None = None
+    kind: EntryKind | None = None
+    status: RedemptionStatus | None = None
+
+    def columns(self) -> list[str]:
+        if self.dataset is Dataset.TRANSACTIONS:
+            return TRANSACTION_COLUMNS
+        return REDEMPTION_COLUMNS
+
+    def filename(self) -> str:
+        return f"{self.dataset.value}.{self.format.value}"
+
+
+async def _by_id(model: type[Model], ids: set[int]) -> dict[int, Any]:
+    ids.discard(0)
+    return {int(r.pk): r for r in await model.filter(id__in=list(ids))} if ids else {}
+
+
+def _bounds(request: ExportRequest) -> tuple[datetime | None, datetime | None]:
+    start = datetime.combine(request.start, time.min, UTC) if request.start else None
+    end = datetime.combine(request.end + timedelta(days=1), time.min, UTC) if request.end else None
+    return start, end
+
+
+async def _transaction_batches(account_id: int, request: ExportRequest) -> AsyncIterator[list[Row]]:
+    start, end = _bounds(request)
+    after = 0
+    while True:
+        query = LedgerEntry.filter(account_id=account_id, id__gt=after)
+        if start:
+            query = query.filter(created_at__gte=start)
+        if end:
+            query = query.filter(created_at__lt=end)
+        if request.kind:
+            query = query.filter(kind=request.kind)
+        entries = await query.order_by("id").limit(BATCH)
+        if not entries:
+            return
+        after = entries[-1].id
+        lots = await _by_id(Lot, {e.lot_id or 0 for e in entries})
+        purchases = await _by_id(Purchase, {e.purchase_id or 0 for e in entries})
+        redemptions = await _by_id(Redemption, {e.redemption_id or 0 for e in entries})
+        courses = await _by_id(Course, {r.course_id for r in redemptions.values()})
+        users = await _by_id(
+            User,
+            {e.actor_id or 0 for e in entries} | {r.learner_id for r in redemptions.values()},
+        )
+        batch = []
+        for e in entries:
+            lot, purchase = lots.get(e.lot_id or 0), purchases.get(e.purchase_id or 0)
+            redemption = redemptions.get(e.redemption_id or 0)
+            course = courses.get(redemption.course_id) if redemption else None
+            learner = users.get(redemption.learner_id) if redemption else None
+            actor = users.get(e.actor_id or 0)
+            batch.append(
+                [
+                    e.id,
+                    e.created_at,
+                    e.kind.value,
+                    e.credits,
+                    e.balance_after,
+                    e.lot_id,
+                    lot.expires_at if lot else None,
+                    e.purchase_id,
+                    purchase.amount_cents if purchase else None,
+                    e.redemption_id,
+                    course.title if course else None,
+                    learner.email if learner else None,
+                    actor.email if actor else None,
+                    e.reason,
+                    e.reference,
+                    e.expires_at,
+                ]
+            )
+        yield batch
+
+
+async def _redemption_batches(account_id: int, request: ExportRequest) -> AsyncIterator[list[Row]]:
+    start, end = _bounds(request)
+    after = 0
+    while True:
+        query = Redemption.filter(account_id=account_id, id__gt=after)
+        if start:
+            query = query.filter(requested_at__gte=start)
+        if end:
+            query = query.filter(requested_at__lt=end)
+        if request.status:
+            query = query.filter(status=request.status)
+        rows = await query.order_by("id").limit(BATCH)
+        if not rows:
+            return
+        after = rows[-1].id
+        courses = await _by_id(Course, {r.course_id for r in rows})
+        users = await _by_id(
+            User, {r.learner_id for r in rows} | {r.decided_by_id or 0 for r in rows}
+        )
+        batch = []
+        for r in rows:
+            course, learner = courses[r.course_id], users[r.learner_id]
+            decider = users.get(r.decided_by_id or 0)
+            batch.append(
+                [
+                    r.id,
+                    r.requested_at,
+                    r.status.value,
+                    r.credits,
+                    course.sku,
+                    course.title,
+                    learner.email,
+                    learner.name,
+                    r.decided_at,
+                    decider.email if decider else None,
+                    r.reason,
+                ]
+            )
+        yield batch
+
+
+async def open_export(actor: Actor, request: ExportRequest) -> AsyncIterator[list[Row]]:
+    """Check access now, then answer the rows in batches."""
+    if request.start and request.end and request.start > request.end:
+        raise InvalidInput("from must not be after to", field=["from"])
+    account = await account_for(actor, request.account_id)
+    if request.dataset is Dataset.TRANSACTIONS:
+        return _transaction_batches(account.id, request)
+    return _redemption_batches(account.id, request)
+
+
+def _link_key() -> bytes:
+    secret = get_settings().secret_key.encode()
+    return hmac.new(secret, b"training-credits:export-links", hashlib.sha256).digest()
+
+
+def _encode(data: dict[str, Any]) -> str:
+    raw = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def sign_link(actor: Actor, request: ExportRequest) -> tuple[str, datetime]:
+    """A token for `/exports/<file>?token=…`, valid for a few minutes."""
+    expires = clock.now() + LINK_LIFETIME
+    body = _encode(
+        {
+            "u": actor.user_id,
+            "s": actor.is_support,
+            "e": int(expires.timestamp()),
+            "r": {k: v for k, v in asdict(request).items() if v is not None},
+        }
+    )
+    mac = hmac.new(_link_key(), body.encode(), hashlib.sha256).hexdigest()
+    return f"{body}.{mac}", expires
+
+
+def verify_link(token: str) -> tuple[int, bool, ExportRequest]:
+    """(user id, is support, request) of a valid token; Forbidden otherwise."""
+    body, _, mac = token.partition(".")
+    expected = hmac.new(_link_key(), body.encode(), hashlib.sha256).hexdigest()
+    if not mac or not hmac.compare_digest(mac, expected):
+        raise Forbidden("this download link is not valid")
+    data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    if data["e"] < clock.now().timestamp():
+        raise Forbidden("this download link has expired; ask for a new one")
+    fields: dict[str, Any] = data["r"]
+    request = ExportRequest(
+        dataset=Dataset(fields["dataset"]),
+        format=Format(fields["format"]),
+        account_id=fields.get("account_id"),
+        start=date.fromisoformat(fields["start"]) if "start" in fields else None,
+        end=date.fromisoformat(fields["end"]) if "end" in fields else None,
+        kind=EntryKind(fields["kind"]) if "kind" in fields else None,
+        status=RedemptionStatus(fields["status"]) if "status" in fields else None,
+    )
+    return int(data["u"]), bool(data["s"]), request
+
+
+def cell(value: Any) -> Any:
+    """A value as a spreadsheet cell: UTC datetimes without their zone (Excel has none)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    return str(value)
+
+
+def header(columns: Sequence[str]) -> Row:
+    return list(columns)

@@ -1,0 +1,161 @@
+"""Buying by invoice: an owner asks for a quote; support staff fulfil it once paid."""
+
+from __future__ import annotations
+
+from ledger import audit, clock, events, outbox, pricing
+from ledger.accounts import account_for, is_owner
+from ledger.actors import Actor
+from ledger.courses import require_support
+from ledger.db import atomic, lock_account
+from ledger.errors import InvalidInput, NotFound, NotPending
+from ledger.pages import Page, newest_first
+from ledger.purchases import mark_paid
+from models import (
+    PaymentMethod,
+    Purchase,
+    PurchaseStatus,
+    QuoteRequest,
+    QuoteStatus,
+)
+
+MAX_MESSAGE = 2000
+
+
+async def request_quote(
+    *,
+    actor: Actor,
+    account_id: int | None,
+    credits: int,
+    message: str,
+    promo_code: str | None = None,
+) -> QuoteRequest:
+    quote = pricing.quote(credits, promo_code)
+    message = message.strip()
+    if len(message) > MAX_MESSAGE:
+        raise InvalidInput(f"message is at most {MAX_MESSAGE} characters", field=["message"])
+    account = await account_for(actor, account_id)
+
+    async def create() -> QuoteRequest:
+        row = await QuoteRequest.create(
+            account=account,
+            requested_by_id=actor.user_id,
+            credits=credits,
+            unit_price_cents=quote.unit_price_cents,
+            discount_percent=quote.discount_percent,
+            amount_cents=quote.amount_cents,
+            promo_code=quote.promo_code,
+            message=message,
+            status=QuoteStatus.OPEN,
+            created_at=clock.now(),
+        )
+        await audit.record(
+            account_id=account.id,
+            actor=actor,
+            action="quote.requested",
+            quote_id=row.id,
+            credits=credits,
+            amount_cents=quote.amount_cents,
+        )
+        await outbox.enqueue(events.QUOTE_REQUESTED, quote_id=row.id)
+        return row
+
+    return await atomic(create)
+
+
+async def _open_quote(quote_id: int) -> QuoteRequest:
+    quote = await QuoteRequest.select_for_update().get_or_none(id=quote_id)
+    if quote is None:
+        raise NotFound("no such quote request", field=["id"])
+    if quote.status is not QuoteStatus.OPEN:
+        raise NotPending(
+            f"this quote request is already {quote.status.value.lower()}", field=["id"]
+        )
+    return quote
+
+
+async def fulfil_quote(*, actor: Actor, quote_id: int, invoice_number: str) -> QuoteRequest:
+    """The invoice is paid: the purchase, its lot and the confirmation, once only."""
+    require_support(actor)
+    invoice_number = invoice_number.strip()
+    if not 1 <= len(invoice_number) <= 100:
+        raise InvalidInput("give the invoice number", field=["invoiceNumber"])
+    row = await QuoteRequest.get_or_none(id=quote_id)
+    if row is None:
+        raise NotFound("no such quote request", field=["id"])
+
+    async def fulfil() -> QuoteRequest:
+        await lock_account(row.account_id)
+        quote = await _open_quote(quote_id)
+        purchase = await Purchase.create(
+            account_id=quote.account_id,
+            buyer_id=quote.requested_by_id,
+            credits=quote.credits,
+            unit_price_cents=quote.unit_price_cents,
+            discount_percent=quote.discount_percent,
+            amount_cents=quote.amount_cents,
+            promo_code=quote.promo_code,
+            method=PaymentMethod.INVOICE,
+            status=PurchaseStatus.PENDING,
+            created_at=clock.now(),
+        )
+        await mark_paid(purchase, actor_id=actor.user_id, reference=invoice_number)
+        quote.status, quote.invoice_number = QuoteStatus.FULFILLED, invoice_number
+        quote.purchase_id, quote.decided_at = purchase.id, clock.now()
+        await quote.save()
+        await audit.record(
+            account_id=quote.account_id,
+            actor=actor,
+            action="quote.fulfilled",
+            quote_id=quote.id,
+            invoice_number=invoice_number,
+        )
+        return quote
+
+    return await atomic(fulfil)
+
+
+async def cancel_quote(*, actor: Actor, quote_id: int, reason: str) -> QuoteRequest:
+    row = await QuoteRequest.get_or_none(id=quote_id)
+    if row is None or not (actor.is_support or await is_owner(actor.user_id, row.account_id)):
+        raise NotFound("no such quote request", field=["id"])
+    why = reason.strip()
+    if not 1 <= len(why) <= 1000:
+        raise InvalidInput("give a reason (1 to 1000 characters)", field=["reason"])
+
+    async def cancel() -> QuoteRequest:
+        await lock_account(row.account_id)
+        quote = await _open_quote(quote_id)
+        quote.status, quote.cancel_reason, quote.decided_at = (
+            QuoteStatus.CANCELLED,
+            why,
+            clock.now(),
+        )
+        await quote.save(update_fields=["status", "cancel_reason", "decided_at"])
+        await audit.record(
+            account_id=quote.account_id,
+            actor=actor,
+            action="quote.cancelled",
+            reason=why,
+            quote_id=quote.id,
+        )
+        return quote
+
+    return await atomic(cancel)
+
+
+async def list_quotes(
+    *,
+    actor: Actor,
+    account_id: int | None,
+    status: QuoteStatus | None,
+    first: int | None,
+    after: int | None,
+) -> Page[QuoteRequest]:
+    """Support staff see every account's (or one's); owners see their own."""
+    query = QuoteRequest.all()
+    if account_id is not None or not actor.is_support:
+        account = await account_for(actor, account_id)
+        query = query.filter(account_id=account.id)
+    if status is not None:
+        query = query.filter(status=status)
+    return await newest_first(query, first=first, after=after)

@@ -1,0 +1,222 @@
+"""Support staff's tools: extend a lot, reverse a redemption, adjust credits, find accounts.
+
+Every action needs a reason, is audited with its actor, and tells the people concerned.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tortoise.expressions import F, Q
+
+from ledger import audit, clock, events, outbox
+from ledger.actors import Actor
+from ledger.balances import available_credits
+from ledger.courses import require_support
+from ledger.db import atomic, lock_account
+from ledger.draws import take_credits
+from ledger.errors import InvalidInput, NotFound, NotPending
+from ledger.pages import Page, newest_first
+from ledger.purchases import add_lot
+from models import (
+    MAX_CREDITS_PER_PURCHASE,
+    Account,
+    Draw,
+    EntryKind,
+    LedgerEntry,
+    Lot,
+    Redemption,
+    RedemptionStatus,
+)
+
+MAX_REASON = 1000
+
+
+def _reason(reason: str) -> str:
+    reason = reason.strip()
+    if not 1 <= len(reason) <= MAX_REASON:
+        raise InvalidInput(f"give a reason (1 to {MAX_REASON} characters)", field=["reason"])
+    return reason
+
+
+async def extend_lot(*, actor: Actor, lot_id: int, expires_at: datetime, reason: str) -> Lot:
+    """Move a lot's expiry later, case by case; an expired lot is not revived."""
+    require_support(actor)
+    why = _reason(reason)
+    if expires_at.tzinfo is None:
+        raise InvalidInput("expiresAt needs a time zone", field=["expiresAt"])
+    row = await Lot.get_or_none(id=lot_id)
+    if row is None:
+        raise NotFound("no such lot", field=["lotId"])
+
+    async def extend() -> Lot:
+        await lock_account(row.account_id)
+        lot = await Lot.select_for_update().get(id=lot_id)
+        now = clock.now()
+        if lot.expires_at <= now:
+            raise InvalidInput("this lot has already expired", field=["lotId"])
+        if expires_at <= lot.expires_at:
+            raise InvalidInput(
+                "the new expiry must be later than the current one", field=["expiresAt"]
+            )
+        previous = lot.expires_at
+        lot.expires_at = expires_at
+        await lot.save(update_fields=["expires_at"])
+        entry = await LedgerEntry.create(
+            account_id=lot.account_id,
+            lot=lot,
+            kind=EntryKind.EXTENSION,
+            credits=0,
+            balance_after=await available_credits(lot.account_id, now),
+            actor_id=actor.user_id,
+            reason=why,
+            expires_at=expires_at,
+            created_at=now,
+        )
+        await audit.record(
+            account_id=lot.account_id,
+            actor=actor,
+            action="lot.extended",
+            reason=why,
+            lot_id=lot.id,
+            previous=previous.isoformat(),
+            expires_at=expires_at.isoformat(),
+        )
+        await outbox.enqueue(events.LOT_EXTENDED, lot_id=lot.id, entry_id=entry.id)
+        return lot
+
+    return await atomic(extend)
+
+
+async def reverse_redemption(*, actor: Actor, redemption_id: int, reason: str) -> Redemption:
+    """Refund an approved redemption to the lots it came from.
+
+    A share whose lot has expired since is expired again in the same transaction
+    (REVERSAL then EXPIRY): a reversal never revives expired credits.
+    """
+    require_support(actor)
+    why = _reason(reason)
+    row = await Redemption.get_or_none(id=redemption_id)
+    if row is None:
+        raise NotFound("no such redemption", field=["id"])
+
+    async def reverse() -> Redemption:
+        account = await lock_account(row.account_id)
+        redemption = await Redemption.select_for_update().get(id=redemption_id)
+        if account is None or redemption.status is not RedemptionStatus.APPROVED:
+            raise NotPending("only an approved redemption can be reversed", field=["id"])
+        draws = {d.lot_id: d.credits for d in await Draw.filter(redemption_id=redemption.id)}
+        lots = (
+            await Lot.filter(id__in=list(draws))
+            .order_by("expires_at", "purchased_at", "id")
+            .select_for_update()
+        )
+        now = clock.now()
+        balance = await available_credits(account.id, now)
+        for lot in lots:
+            credits = draws[lot.id]
+            live = lot.expires_at > now
+            balance += credits if live else 0
+            await LedgerEntry.create(
+                account=account,
+                lot=lot,
+                kind=EntryKind.REVERSAL,
+                credits=credits,
+                balance_after=balance,
+                actor_id=actor.user_id,
+                redemption=redemption,
+                reason=why,
+                created_at=now,
+            )
+            if live:
+                await Lot.filter(id=lot.id).update(remaining=F("remaining") + credits)
+            else:
+                await LedgerEntry.create(
+                    account=account,
+                    lot=lot,
+                    kind=EntryKind.EXPIRY,
+                    credits=-credits,
+                    balance_after=balance,
+                    actor_id=actor.user_id,
+                    redemption=redemption,
+                    reason="reversed after the lot expired",
+                    created_at=now,
+                )
+        redemption.status, redemption.reason = RedemptionStatus.REVERSED, why
+        await redemption.save(update_fields=["status", "reason"])
+        await audit.record(
+            account_id=account.id,
+            actor=actor,
+            action="redemption.reversed",
+            reason=why,
+            redemption_id=redemption.id,
+            credits=redemption.credits,
+        )
+        await outbox.enqueue(events.REDEMPTION_REVERSED, redemption_id=redemption.id, reason=why)
+        return redemption
+
+    return await atomic(reverse)
+
+
+async def adjust_credits(*, actor: Actor, account_id: int, credits: int, reason: str) -> Account:
+    """Add credits as a new lot, or remove them from the lots in draw order."""
+    require_support(actor)
+    why = _reason(reason)
+    if credits == 0 or abs(credits) > MAX_CREDITS_PER_PURCHASE:
+        raise InvalidInput(
+            f"credits must be non-zero and at most {MAX_CREDITS_PER_PURCHASE:,} either way",
+            field=["credits"],
+        )
+    if not await Account.exists(id=account_id):
+        raise NotFound("no such account", field=["accountId"])
+
+    async def adjust() -> Account:
+        account = await lock_account(account_id)
+        assert account is not None
+        now = clock.now()
+        if credits > 0:
+            await add_lot(
+                account=account,
+                credits=credits,
+                purchased_at=now,
+                kind=EntryKind.ADJUSTMENT,
+                actor_id=actor.user_id,
+                reason=why,
+            )
+        else:
+            for take in await take_credits(account_id=account.id, credits=-credits, now=now):
+                await LedgerEntry.create(
+                    account=account,
+                    lot=take.lot,
+                    kind=EntryKind.ADJUSTMENT,
+                    credits=-take.credits,
+                    balance_after=take.balance_after,
+                    actor_id=actor.user_id,
+                    reason=why,
+                    created_at=now,
+                )
+        await audit.record(
+            account_id=account.id,
+            actor=actor,
+            action="credits.adjusted",
+            reason=why,
+            credits=credits,
+        )
+        return account
+
+    return await atomic(adjust)
+
+
+async def list_accounts(
+    *, actor: Actor, search: str | None, first: int | None, after: int | None
+) -> Page[Account]:
+    """All accounts, for support staff; `search` matches the name or an owner's email."""
+    require_support(actor)
+    query = Account.all()
+    if search and search.strip():
+        term = search.strip()
+        ids = await Account.filter(
+            Q(name__icontains=term) | Q(ownerships__user__email__icontains=term)
+        ).values_list("id", flat=True)
+        query = query.filter(id__in=list(set(ids)))
+    return await newest_first(query, first=first, after=after)

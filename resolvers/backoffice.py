@@ -1,0 +1,238 @@
+"""Quotes and invoices, support tools, the audit log, reports and export links."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from urllib.parse import quote as urlquote
+
+import strawberry
+
+from ledger import audit, quotes, reports, support
+from ledger.exports import ExportRequest, sign_link
+from resolvers.common import parse_id, run_mutation, run_query
+from schema.connections import Connection, decode_cursor, to_connection
+from schema.context import Info
+from schema.enums import (
+    ExportDataset,
+    ExportFormat,
+    QuoteStatus,
+    RedemptionStatus,
+    TransactionKind,
+)
+from schema.inputs import (
+    AdjustCreditsInput,
+    CancelQuoteInput,
+    ExtendLotInput,
+    FulfilQuoteInput,
+    RequestQuoteInput,
+    ReverseRedemptionInput,
+)
+from schema.payloads import AccountPayload, LotPayload, QuoteRequestPayload, RedemptionPayload
+from schema.types import (
+    Account,
+    AuditEvent,
+    CourseUsage,
+    ExpiringMonth,
+    ExportLink,
+    LearnerUsage,
+    Lot,
+    QuoteRequest,
+    Redemption,
+    UsageMonth,
+    UsageReport,
+)
+from settings import get_settings
+
+
+def _id(value: strawberry.ID, field: str) -> int:
+    return parse_id(value, field) or 0
+
+
+async def request_quote(info: Info, input: RequestQuoteInput) -> QuoteRequestPayload:
+    row, errors = await run_mutation(
+        info,
+        lambda actor: quotes.request_quote(
+            actor=actor,
+            account_id=parse_id(input.account_id, "accountId"),
+            credits=input.credits,
+            message=input.message,
+            promo_code=input.promo_code,
+        ),
+        QuoteRequest.from_model,
+    )
+    return QuoteRequestPayload(quote_request=row, errors=errors)
+
+
+async def fulfil_quote(info: Info, input: FulfilQuoteInput) -> QuoteRequestPayload:
+    row, errors = await run_mutation(
+        info,
+        lambda actor: quotes.fulfil_quote(
+            actor=actor, quote_id=_id(input.id, "id"), invoice_number=input.invoice_number
+        ),
+        QuoteRequest.from_model,
+    )
+    return QuoteRequestPayload(quote_request=row, errors=errors)
+
+
+async def cancel_quote(info: Info, input: CancelQuoteInput) -> QuoteRequestPayload:
+    row, errors = await run_mutation(
+        info,
+        lambda actor: quotes.cancel_quote(
+            actor=actor, quote_id=_id(input.id, "id"), reason=input.reason
+        ),
+        QuoteRequest.from_model,
+    )
+    return QuoteRequestPayload(quote_request=row, errors=errors)
+
+
+async def extend_lot(info: Info, input: ExtendLotInput) -> LotPayload:
+    row, errors = await run_mutation(
+        info,
+        lambda actor: support.extend_lot(
+            actor=actor,
+            lot_id=_id(input.lot_id, "lotId"),
+            expires_at=input.expires_at,
+            reason=input.reason,
+        ),
+        Lot.from_model,
+    )
+    return LotPayload(lot=row, errors=errors)
+
+
+async def reverse_redemption(info: Info, input: ReverseRedemptionInput) -> RedemptionPayload:
+    row, errors = await run_mutation(
+        info,
+        lambda actor: support.reverse_redemption(
+            actor=actor, redemption_id=_id(input.id, "id"), reason=input.reason
+        ),
+        Redemption.from_model,
+    )
+    return RedemptionPayload(redemption=row, errors=errors)
+
+
+async def adjust_credits(info: Info, input: AdjustCreditsInput) -> AccountPayload:
+    row, errors = await run_mutation(
+        info,
+        lambda actor: support.adjust_credits(
+            actor=actor,
+            account_id=_id(input.account_id, "accountId"),
+            credits=input.credits,
+            reason=input.reason,
+        ),
+        Account.from_model,
+    )
+    return AccountPayload(account=row, errors=errors)
+
+
+async def quote_requests(
+    info: Info,
+    account_id: strawberry.ID | None = None,
+    status: QuoteStatus | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> Connection[QuoteRequest]:
+    page = await run_query(
+        info,
+        lambda actor: quotes.list_quotes(
+            actor=actor,
+            account_id=parse_id(account_id, "accountId"),
+            status=status,
+            first=first,
+            after=decode_cursor(after),
+        ),
+    )
+    return to_connection(page, QuoteRequest.from_model)
+
+
+async def accounts(
+    info: Info, search: str | None = None, first: int | None = None, after: str | None = None
+) -> Connection[Account]:
+    page = await run_query(
+        info,
+        lambda actor: support.list_accounts(
+            actor=actor, search=search, first=first, after=decode_cursor(after)
+        ),
+    )
+    return to_connection(page, Account.from_model)
+
+
+async def audit_log(
+    info: Info,
+    account_id: strawberry.ID | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> Connection[AuditEvent]:
+    page = await run_query(
+        info,
+        lambda actor: audit.list_events(
+            actor=actor,
+            account_id=parse_id(account_id, "accountId"),
+            first=first,
+            after=decode_cursor(after),
+        ),
+    )
+    return to_connection(page, AuditEvent.from_model)
+
+
+async def usage_report(
+    info: Info,
+    account_id: strawberry.ID | None = None,
+    from_: Annotated[date | None, strawberry.argument(name="from")] = None,
+    to: date | None = None,
+) -> UsageReport:
+    report = await run_query(
+        info,
+        lambda actor: reports.usage_report(
+            actor=actor, account_id=parse_id(account_id, "accountId"), start=from_, end=to
+        ),
+    )
+    return UsageReport(
+        start=report.start,
+        end=report.end,
+        months=[UsageMonth(**vars(m)) for m in report.months],
+        top_learners=[
+            LearnerUsage(credits=r.credits, redemptions=r.redemptions, learner_id=r.id)
+            for r in report.top_learners
+        ],
+        top_courses=[
+            CourseUsage(credits=r.credits, redemptions=r.redemptions, course_id=r.id)
+            for r in report.top_courses
+        ],
+        expiring_by_month=[ExpiringMonth(month=m, credits=c) for m, c in report.expiring_by_month],
+    )
+
+
+async def export_link(
+    info: Info,
+    dataset: ExportDataset,
+    format: ExportFormat,
+    account_id: strawberry.ID | None = None,
+    from_: Annotated[date | None, strawberry.argument(name="from")] = None,
+    to: date | None = None,
+    kind: TransactionKind | None = None,
+    status: RedemptionStatus | None = None,
+) -> ExportLink:
+    """A short-lived link a browser can download the export from, without a header."""
+
+    async def sign(actor: object) -> tuple[str, object]:
+        from ledger.accounts import account_for
+        from ledger.actors import Actor
+
+        assert isinstance(actor, Actor)
+        request = ExportRequest(
+            dataset=dataset,
+            format=format,
+            account_id=parse_id(account_id, "accountId"),
+            start=from_,
+            end=to,
+            kind=kind,
+            status=status,
+        )
+        await account_for(actor, request.account_id)
+        return sign_link(actor, request)
+
+    token, expires = await run_query(info, sign)
+    base = get_settings().public_url.rstrip("/")
+    url = f"{base}/exports/{dataset.value}.{format.value}?token={urlquote(token)}"
+    return ExportLink(url=url, expires_at=expires)  # type: ignore[arg-type]

@@ -1,0 +1,113 @@
+"""CSV and XLSX exports: totals match the ledger; links expire; strangers get nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import httpx
+import openpyxl
+
+from models import LedgerEntry
+from tests.helpers import GraphQLClient, asgi_app, buy, create_account, redeem, upsert_course
+
+LINK = """
+query($dataset: ExportDataset!, $format: ExportFormat!, $kind: TransactionKind) {
+  exportLink(dataset: $dataset, format: $format, kind: $kind) { url expiresAt }
+}"""
+
+
+async def _get(path: str, client: GraphQLClient | None = None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {client.token}"} if client else {}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=asgi_app()), base_url="http://test"
+    ) as http:
+        return await http.get(path, headers=headers)
+
+
+async def _busy_account(ann, support, learner):
+    account = await create_account(ann)
+    for i in range(3):
+        await buy(ann, 1_000 * (i + 1), f"p{i}")
+    course = await upsert_course(support, "C-1", "Course One", 250)
+    for i in range(5):
+        await redeem(learner, account["redemptionCode"], course["id"], f"r{i}")
+    return account
+
+
+async def test_transactions_csv_totals_match_the_ledger(ann, support, client_factory):
+    await _busy_account(ann, support, client_factory("lee@example.com", "Lee"))
+    response = await _get("/exports/transactions.csv", ann)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert 'filename="transactions.csv"' in response.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert len(rows) == await LedgerEntry.all().count() == 8
+    assert sum(int(r["credits"]) for r in rows) == 6_000 - 5 * 250
+    redemption = next(r for r in rows if r["kind"] == "REDEMPTION")
+    assert (redemption["course"], redemption["learner"]) == ("Course One", "lee@example.com")
+    purchases = await _get("/exports/transactions.csv?kind=PURCHASE", ann)
+    assert [r["credits"] for r in csv.DictReader(io.StringIO(purchases.text))] == [
+        "1000",
+        "2000",
+        "3000",
+    ]
+
+
+async def test_redemptions_xlsx_opens_and_adds_up(ann, support, client_factory):
+    await _busy_account(ann, support, client_factory("lee@example.com", "Lee"))
+    response = await _get("/exports/redemptions.xlsx?status=APPROVED", ann)
+    assert response.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(response.content), read_only=True)
+    rows = list(book.active.iter_rows(values_only=True))
+    assert rows[0][:4] == ("id", "requested_at", "status", "credits")
+    assert len(rows) == 6
+    assert sum(r[3] for r in rows[1:]) == 1_250
+    assert {r[6] for r in rows[1:]} == {"lee@example.com"}
+
+
+async def test_date_range_filters(ann, support, client_factory, clock):
+    await _busy_account(ann, support, client_factory("lee@example.com", "Lee"))
+    today = clock.current.date()
+    inside = await _get(f"/exports/transactions.csv?from={today}&to={today}", ann)
+    assert len(list(csv.DictReader(io.StringIO(inside.text)))) == 8
+    later = today + timedelta(days=1)
+    outside = await _get(f"/exports/transactions.csv?from={later}", ann)
+    assert list(csv.DictReader(io.StringIO(outside.text))) == []
+    bad = await _get(f"/exports/transactions.csv?from={later}&to={today}", ann)
+    assert bad.status_code == 400
+
+
+async def test_signed_links_work_once_issued_and_refuse_forgery_and_age(ann, clock):
+    await create_account(ann)
+    await buy(ann, 700, "p")
+    link = (await ann.data(LINK, {"dataset": "TRANSACTIONS", "format": "CSV"}))["exportLink"]
+    path = link["url"].removeprefix("http://127.0.0.1:8000")
+    ok = await _get(path)  # no header: the link is the credential
+    assert ok.status_code == 200 and "700" in ok.text
+    forged = path.replace("token=", "token=x")
+    assert (await _get(forged)).status_code == 403
+    body, mac = path.split("token=")[1].split(".")
+    tampered = f"/exports/transactions.csv?token={body[:-2]}AA.{mac}"
+    assert (await _get(tampered)).status_code == 403
+    clock.advance(minutes=11)
+    stale = await _get(path)
+    assert stale.status_code == 403
+    assert "expired" in stale.json()["error"]["message"]
+
+
+async def test_no_export_without_auth_or_of_another_account(ann, bob, support):
+    account = await create_account(ann)
+    await create_account(bob)
+    assert (await _get("/exports/transactions.csv")).status_code == 401
+    foreign = await _get(f"/exports/transactions.csv?accountId={account['id']}", bob)
+    assert foreign.status_code == 404
+    code = await bob.error_code(
+        "query($a: ID) { exportLink(dataset: TRANSACTIONS, format: CSV, accountId: $a) { url } }",
+        {"a": account["id"]},
+    )
+    assert code == "NOT_FOUND"
+    as_support = await _get(f"/exports/transactions.csv?accountId={account['id']}", support)
+    assert as_support.status_code == 200
+    assert (await _get("/exports/secrets.csv", ann)).status_code == 400
