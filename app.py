@@ -1,4 +1,4 @@
-"""The ASGI application: GraphQL, health checks, CORS, and the database lifespan."""
+"""The ASGI application: GraphQL, exports, health and metrics, and the database lifespan."""
 
 from __future__ import annotations
 
@@ -19,10 +19,9 @@ from tortoise import Tortoise, connections
 
 from auth import AuthError, TokenVerifier, bearer_token
 from exports import export_endpoint
-from ledger.actors import Actor
-from ledger.users import sign_in
+from observability import RequestContext, configure_logging, current_request_id, metrics
 from schema.context import Context
-from schema.root import schema
+from schema.root import build_schema
 from settings import Settings, get_settings, tortoise_config
 
 log = logging.getLogger("credits.app")
@@ -31,7 +30,7 @@ log = logging.getLogger("credits.app")
 class CreditsGraphQL(GraphQL[Context, None]):
     def __init__(self, settings: Settings) -> None:
         super().__init__(
-            schema,
+            build_schema(settings),
             graphql_ide=None if settings.is_production else "graphiql",
             allow_queries_via_get=False,
             subscription_protocols=("graphql-transport-ws",),
@@ -47,18 +46,17 @@ class CreditsGraphQL(GraphQL[Context, None]):
             claims = await self.verifier.verify(bearer_token(request.headers.get("authorization")))
         except AuthError as exc:
             return Context(
-                request=http_request, actor=None, auth_error=str(exc), client_address=client
+                request=http_request,
+                claims=None,
+                auth_error=str(exc),
+                client_address=client,
+                request_id=current_request_id(),
             )
-        user = await sign_in(
-            sub=claims.sub,
-            email=claims.email,
-            name=claims.name,
-            email_verified=claims.email_verified,
-        )
         return Context(
             request=http_request,
-            actor=Actor(user=user, is_support=claims.is_support),
+            claims=claims,
             client_address=client,
+            request_id=current_request_id(),
         )
 
 
@@ -67,12 +65,32 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    checks: dict[str, str] = {}
     try:
         await connections.get("default").execute_query("SELECT 1")
+        checks["database"] = "ok"
     except Exception as exc:  # any failure means "not ready"
-        log.warning("readiness check failed: %s", exc)
-        return JSONResponse({"database": "down"}, status_code=503)
-    return JSONResponse({"database": "ok"})
+        log.warning("readiness: database: %s", exc)
+        checks["database"] = "down"
+    settings: Settings = request.app.state.settings
+    if settings.redis_url:
+        checks["broker"] = await _redis_ready(settings.redis_url)
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse(checks, status_code=200 if ready else 503)
+
+
+async def _redis_ready(url: str) -> str:
+    import redis.asyncio as redis
+
+    client = redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        await client.ping()
+        return "ok"
+    except Exception as exc:
+        log.warning("readiness: broker: %s", exc)
+        return "down"
+    finally:
+        await client.aclose()
 
 
 def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
@@ -81,6 +99,8 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
     Without REDIS_URL the outbox relay, mail delivery and scheduler run in this process.
     """
     settings = settings or get_settings()
+    if manage_database:  # a real server process (each uvicorn worker builds its own app)
+        configure_logging(json_logs=settings.json_logs, level=settings.log_level)
     settings.check()
 
     @asynccontextmanager
@@ -103,27 +123,25 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             await Tortoise.close_connections()
 
     graphql_app = CreditsGraphQL(settings)
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
             Route("/exports/{dataset}.{format}", export_endpoint(graphql_app.verifier)),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics),
         ],
         middleware=[
+            Middleware(RequestContext),
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origin_list,
                 allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["Authorization", "Content-Type"],
-            )
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                expose_headers=["X-Request-ID"],
+            ),
         ],
         lifespan=lifespan,
     )
-
-
-def __getattr__(name: str) -> Starlette:
-    # `uvicorn app:app` builds the app lazily, after the environment is read.
-    if name == "app":
-        return create_app()
-    raise AttributeError(name)
+    app.state.settings = settings
+    return app

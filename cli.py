@@ -43,7 +43,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_level="info",
+        log_level=settings.log_level.lower(),
+        log_config=None,
         proxy_headers=True,
     )
 
@@ -206,7 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from observability import configure_logging
+
+    settings = get_settings()
+    configure_logging(json_logs=settings.json_logs, level=settings.log_level)
     args = build_parser().parse_args(argv)
     run: Callable[[argparse.Namespace], None] = args.run
     try:

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     code_attempts_per_address: int = Field(default=50, ge=1)
     code_attempts_window: int = Field(default=900, ge=1)
 
+    log_format: Literal["auto", "json", "console"] = "auto"  # auto: JSON in production
+    log_level: str = "INFO"
+
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 2000
@@ -75,6 +78,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_format == "json" or (self.log_format == "auto" and self.is_production)
 
     @property
     def effective_database_url(self) -> str:

@@ -14,7 +14,7 @@ from schema.types import Account, User, Viewer
 
 
 async def viewer(info: Info) -> Viewer:
-    actor = actor_of(info)
+    actor = await actor_of(info)
     ownership = await Ownership.get_or_none(user_id=actor.user_id).select_related("account")
     return Viewer(
         user=User.from_model(actor.user),

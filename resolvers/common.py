@@ -22,10 +22,11 @@ class Unauthenticated(GraphQLError):
         super().__init__(message, extensions={"code": ErrorCode.UNAUTHENTICATED.value})
 
 
-def actor_of(info: Info) -> Actor:
-    if info.context.actor is None:
+async def actor_of(info: Info) -> Actor:
+    actor = await info.context.actor()
+    if actor is None:
         raise Unauthenticated(info.context.auth_error or "sign in first")
-    return info.context.actor
+    return actor
 
 
 def user_errors(exc: LedgerError) -> list[UserError]:
@@ -53,7 +54,7 @@ def parse_id(value: strawberry.ID | str | None, field: str) -> int | None:
 
 async def run_query(info: Info, call: Callable[[Actor], Awaitable[T]]) -> T:
     """Run a read for the caller; a ledger error becomes a top-level error with its code."""
-    actor = actor_of(info)
+    actor = await actor_of(info)
     try:
         return await call(actor)
     except LedgerError as exc:
@@ -64,7 +65,7 @@ async def run_mutation(
     info: Info, call: Callable[[Actor], Awaitable[T]], build: Callable[[T], R]
 ) -> tuple[R | None, list[UserError]]:
     """Run a change for the caller; a ledger error becomes the payload's `errors`."""
-    actor = actor_of(info)
+    actor = await actor_of(info)
     try:
         value = await call(actor)
     except LedgerError as exc:

@@ -16,7 +16,7 @@ from schema.types import Balance, Lot, PriceQuote, PriceSuggestion, Purchase, Tr
 
 
 async def price_quote(info: Info, credits: int, promo_code: str | None = None) -> PriceQuote:
-    actor_of(info)
+    await actor_of(info)
     try:
         quote = pricing.quote(credits, promo_code)
     except LedgerError as exc:

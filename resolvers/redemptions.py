@@ -45,7 +45,7 @@ async def redeem_credits(info: Info, input: RedeemCreditsInput) -> RedemptionPay
 async def _decide(
     info: Info, ids: list[strawberry.ID], approve: bool, reason: str | None
 ) -> RedemptionsPayload:
-    actor = actor_of(info)
+    actor = await actor_of(info)
     try:
         parsed = [_required_id(value, "ids") for value in ids]
         decisions = await redemptions.decide_redemptions(

@@ -1,4 +1,9 @@
-"""The per-request context: who is asking, and the request's DataLoaders."""
+"""The per-request context: who is asking, and the request's DataLoaders.
+
+The token is verified when the request arrives (no database work); the user row is
+loaded the first time a resolver asks, so a request refused by validation (too deep,
+too many aliases) costs no query.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,34 @@ from dataclasses import dataclass, field
 import strawberry
 from starlette.requests import Request
 
+from auth import Claims
 from ledger.actors import Actor
+from ledger.users import sign_in
 from resolvers.loaders import Loaders
 
 
 @dataclass
 class Context:
     request: Request | None
-    actor: Actor | None
+    claims: Claims | None
     auth_error: str | None = None
     loaders: Loaders = field(default_factory=Loaders)
     client_address: str = ""
+    request_id: str = ""
+    _actor: Actor | None = None
+
+    async def actor(self) -> Actor | None:
+        """The signed-in caller (None without a valid token), loaded once per request."""
+        if self._actor is None and self.claims is not None:
+            claims = self.claims
+            user = await sign_in(
+                sub=claims.sub,
+                email=claims.email,
+                name=claims.name,
+                email_verified=claims.email_verified,
+            )
+            self._actor = Actor(user=user, is_support=claims.is_support)
+        return self._actor
 
 
 Info = strawberry.Info[Context, None]

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
-from strawberry.extensions.base_extension import SchemaExtension
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from observability import OperationMetrics, current_request_id
 from resolvers import accounts, credits
 from resolvers import backoffice as office
 from resolvers import courses as catalogue
 from resolvers import redemptions as redeeming
 from schema.connections import Connection
+from schema.limits import MaxDepthLimiter
 from schema.payloads import (
     AccountPayload,
     CoursePayload,
@@ -36,6 +48,9 @@ from schema.types import (
     UsageReport,
     Viewer,
 )
+from settings import Settings, get_settings
+
+log = logging.getLogger("credits.graphql")
 
 
 @strawberry.type
@@ -86,20 +101,30 @@ class Mutation:
 
 def _is_expected(error: GraphQLError) -> bool:
     """Errors we raised on purpose carry a code; anything else is masked."""
+    original = error.original_error
     return (
-        error.original_error is None
-        or isinstance(error.original_error, GraphQLError)
+        original is None
+        or isinstance(original, GraphQLError)
         or bool(error.extensions and "code" in error.extensions)
     )
 
 
 class MaskUnexpected(MaskErrors):
+    """Unexpected failures answer INTERNAL with the request id; the log has the rest."""
+
     def __init__(self) -> None:
         super().__init__(should_mask_error=lambda e: not _is_expected(e))
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        request_id = current_request_id()
+        log.error(
+            "unexpected error in %s (request %s)",
+            error.path,
+            request_id,
+            exc_info=error.original_error,
+        )
         masked = super().anonymise_error(error)
-        masked.extensions = {"code": "INTERNAL"}
+        masked.extensions = {"code": "INTERNAL", "requestId": request_id}
         return masked
 
 
@@ -107,22 +132,29 @@ class CreditsSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # Errors we raised on purpose (auth, validation, typed codes) are answers, not faults.
-        unexpected = [e for e in errors if not _is_expected(e)]
-        if unexpected:
-            super().process_errors(unexpected, execution_context)
+        # Masked errors were logged with their request id; the rest are answers, not faults.
+        return None
 
 
-def build_schema(extra_extensions: list[type[SchemaExtension]] | None = None) -> strawberry.Schema:
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The schema with its limits; production also hides introspection and suggestions."""
+    settings = settings or get_settings()
+    extensions: list[Any] = [
+        lambda: ParserCache(maxsize=512),
+        lambda: MaxDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: ValidationCache(maxsize=512),
+        MaskUnexpected,
+        OperationMetrics,
+    ]
+    if settings.is_production:
+        extensions.append(DisableIntrospection)
     return CreditsSchema(
         query=Query,
         mutation=Mutation,
-        extensions=[
-            lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
-            MaskUnexpected,
-            *(extra_extensions or []),
-        ],
+        extensions=extensions,
+        config=StrawberryConfig(disable_field_suggestions=settings.is_production),
     )
 
 

@@ -237,7 +237,7 @@ class Redemption:
     @strawberry.field
     async def draws(self, info: Info) -> list[Draw]:
         """Which lots paid for it; shown to the account's owners (and support) only."""
-        actor = info.context.actor
+        actor = await info.context.actor()
         if actor is None:
             return []
         if not actor.is_support:

@@ -1,0 +1,146 @@
+"""Request ids, structured JSON logs and Prometheus metrics.
+
+Every request gets an id (the caller's `X-Request-ID` when it is sane, else a new one),
+echoed in the response, attached to every log line written while it runs, and put on
+masked GraphQL errors so that a user's report can be matched to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Any
+
+import structlog
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import SchemaExtension
+
+_request_id: ContextVar[str] = ContextVar("request_id", default="")
+_SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+HTTP_REQUESTS = Counter(
+    "credits_http_requests_total", "HTTP requests", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "credits_http_request_seconds",
+    "HTTP request latency",
+    ["route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+GRAPHQL_OPERATIONS = Counter(
+    "credits_graphql_operations_total", "GraphQL operations", ["operation", "type", "outcome"]
+)
+OUTBOX_BACKLOG = Gauge("credits_outbox_backlog", "Outbox rows not yet delivered")
+JOBS = Counter("credits_jobs_total", "Scheduled job runs", ["job", "outcome"])
+
+
+def current_request_id() -> str:
+    return _request_id.get()
+
+
+def _route(scope: Scope) -> str:
+    path = str(scope.get("path", ""))
+    if path.startswith("/exports/"):
+        return "/exports"
+    return path if path in ("/graphql", "/healthz", "/readyz", "/metrics") else "other"
+
+
+class RequestContext:
+    """ASGI middleware: request id, and the request count and latency metrics."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _SANE_ID.match(given) else uuid.uuid4().hex
+        token = _request_id.set(request_id)
+        started, status = time.perf_counter(), 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = _route(scope)
+            HTTP_REQUESTS.labels(scope.get("method", ""), route, str(status)).inc()
+            HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
+            _request_id.reset(token)
+
+
+class OperationMetrics(SchemaExtension):
+    """Counts GraphQL operations by name, type and outcome."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context
+        result = context.result
+        errors = getattr(result, "errors", None)
+        operation = context.operation_name or "anonymous"
+        kind = context.operation_type.value if context.operation_type else "unknown"
+        GRAPHQL_OPERATIONS.labels(operation[:64], kind, "error" if errors else "ok").inc()
+
+
+async def metrics(request: Request) -> Response:
+    from models import OutboxMessage
+
+    try:
+        OUTBOX_BACKLOG.set(await OutboxMessage.filter(delivered_at__isnull=True).count())
+    except Exception:  # metrics must answer even when the database does not
+        logging.getLogger("credits.metrics").warning("outbox backlog unavailable")
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _add_request_id(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    request_id = _request_id.get()
+    if request_id:
+        event.setdefault("request_id", request_id)
+    return event
+
+
+def configure_logging(*, json_logs: bool, level: str = "INFO") -> None:
+    """Route the standard library's logging through structlog, as JSON in production."""
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _add_request_id,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer()
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)  # stdout is for command output (tokens)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True
