@@ -146,6 +146,21 @@ class Purchase:
         return Lot.from_model(lot) if lot else None
 
 
+async def _user(info: Info, user_id: int | None) -> User | None:
+    row = await info.context.loaders.users_by_id.load(user_id) if user_id else None
+    return User.from_model(row) if row else None
+
+
+async def _lot(info: Info, lot_id: int | None) -> Lot | None:
+    row = await info.context.loaders.lots_by_id.load(lot_id) if lot_id else None
+    return Lot.from_model(row) if row else None
+
+
+async def _purchase(info: Info, purchase_id: int | None) -> Purchase | None:
+    row = await info.context.loaders.purchases_by_id.load(purchase_id) if purchase_id else None
+    return Purchase.from_model(row) if row else None
+
+
 @strawberry.type
 class PriceSuggestion:
     credits: int
@@ -189,9 +204,9 @@ class Draw:
 
     @strawberry.field
     async def lot(self, info: Info) -> Lot:
-        lot = await info.context.loaders.lots_by_id.load(self.row.lot_id)
+        lot = await _lot(info, self.row.lot_id)
         assert lot is not None
-        return Lot.from_model(lot)
+        return lot
 
 
 @strawberry.type
@@ -230,9 +245,7 @@ class Redemption:
 
     @strawberry.field
     async def decided_by(self, info: Info) -> User | None:
-        user_id = self.row.decided_by_id
-        user = await info.context.loaders.users_by_id.load(user_id) if user_id else None
-        return User.from_model(user) if user else None
+        return await _user(info, self.row.decided_by_id)
 
     @strawberry.field
     async def draws(self, info: Info) -> list[Draw]:
@@ -276,15 +289,11 @@ class Transaction:
 
     @strawberry.field
     async def lot(self, info: Info) -> Lot | None:
-        lot_id = self.row.lot_id
-        lot = await info.context.loaders.lots_by_id.load(lot_id) if lot_id else None
-        return Lot.from_model(lot) if lot else None
+        return await _lot(info, self.row.lot_id)
 
     @strawberry.field
     async def purchase(self, info: Info) -> Purchase | None:
-        purchase_id = self.row.purchase_id
-        row = await info.context.loaders.purchases_by_id.load(purchase_id) if purchase_id else None
-        return Purchase.from_model(row) if row else None
+        return await _purchase(info, self.row.purchase_id)
 
     @strawberry.field
     async def redemption(self, info: Info) -> Redemption | None:
@@ -298,9 +307,7 @@ class Transaction:
 
     @strawberry.field
     async def actor(self, info: Info) -> User | None:
-        actor_id = self.row.actor_id
-        user = await info.context.loaders.users_by_id.load(actor_id) if actor_id else None
-        return User.from_model(user) if user else None
+        return await _user(info, self.row.actor_id)
 
 
 @strawberry.type
@@ -350,9 +357,7 @@ class QuoteRequest:
 
     @strawberry.field
     async def purchase(self, info: Info) -> Purchase | None:
-        purchase_id = self.row.purchase_id
-        row = await info.context.loaders.purchases_by_id.load(purchase_id) if purchase_id else None
-        return Purchase.from_model(row) if row else None
+        return await _purchase(info, self.row.purchase_id)
 
 
 @strawberry.type
@@ -377,9 +382,7 @@ class AuditEvent:
 
     @strawberry.field
     async def actor(self, info: Info) -> User | None:
-        actor_id = self.row.actor_id
-        user = await info.context.loaders.users_by_id.load(actor_id) if actor_id else None
-        return User.from_model(user) if user else None
+        return await _user(info, self.row.actor_id)
 
 
 @strawberry.type
