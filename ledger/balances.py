@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tortoise.functions import Min, Sum
+from tortoise.functions import Sum
 
 from ledger import clock
 from ledger.accounts import account_for
 from ledger.actors import Actor
-from models import Lot, LotStatus, Redemption, RedemptionStatus
+from ledger.sql import fetch
+from models import Lot, LotStatus
 
 EXPIRING_WINDOW = timedelta(days=90)
 
@@ -42,29 +43,27 @@ async def available_credits(account_id: int, now: datetime | None = None) -> int
     return int(rows[0]["total"] or 0) if rows else 0
 
 
+_BALANCE_SQL = """
+    SELECT COALESCE(SUM(remaining), 0) AS available,
+           COALESCE(SUM(CASE WHEN expires_at <= %s THEN remaining ELSE 0 END), 0) AS soon,
+           MIN(expires_at) AS soonest,
+           (SELECT COALESCE(SUM(credits), 0) FROM redemption
+             WHERE account_id = %s AND status = 'PENDING') AS pending
+    FROM lot WHERE account_id = %s AND expires_at > %s AND remaining > 0
+"""
+
+
 async def balance_of(account_id: int) -> Balance:
+    """All four figures in one statement (this is the API's hottest read)."""
     now = clock.now()
-    live = Lot.filter(account_id=account_id, expires_at__gt=now, remaining__gt=0)
-    totals = await live.annotate(total=Sum("remaining"), soonest=Min("expires_at")).values(
-        "total", "soonest"
-    )
-    soon = await (
-        live.filter(expires_at__lte=now + EXPIRING_WINDOW)
-        .annotate(total=Sum("remaining"))
-        .values("total")
-    )
-    pending = await (
-        Redemption.filter(account_id=account_id, status=RedemptionStatus.PENDING)
-        .annotate(total=Sum("credits"))
-        .values("total")
-    )
-    soonest = totals[0]["soonest"] if totals else None
+    row = (await fetch(_BALANCE_SQL, now + EXPIRING_WINDOW, account_id, account_id, now))[0]
+    soonest = row["soonest"]
     if isinstance(soonest, str):  # SQLite returns aggregates of datetimes as text
         soonest = datetime.fromisoformat(soonest)
     return Balance(
-        available=int(totals[0]["total"] or 0) if totals else 0,
-        pending=int(pending[0]["total"] or 0) if pending else 0,
-        expiring_within_90_days=int(soon[0]["total"] or 0) if soon else 0,
+        available=int(row["available"]),
+        pending=int(row["pending"]),
+        expiring_within_90_days=int(row["soon"]),
         next_expiry=soonest,
     )
 
