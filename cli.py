@@ -145,6 +145,26 @@ def cmd_send_reminders(args: argparse.Namespace) -> None:
     print(asyncio.run(_with_database(run)))
 
 
+def cmd_outbox(args: argparse.Namespace) -> None:
+    """List notifications not yet delivered, oldest first, with their last error."""
+    from models import OutboxMessage
+
+    async def run() -> str:
+        rows = (
+            await OutboxMessage.filter(delivered_at__isnull=True).order_by("id").limit(args.limit)
+        )
+        lines = [f"{len(rows)} undelivered (showing at most {args.limit})"]
+        for row in rows:
+            state = "dispatched" if row.dispatched_at else "waiting"
+            lines.append(
+                f"{row.id:>8}  {row.kind:<22} {state:<10} attempts={row.attempts}  "
+                f"{(row.last_error or '')[:120]}"
+            )
+        return "\n".join(lines)
+
+    print(asyncio.run(_with_database(run)))
+
+
 def cmd_token(args: argparse.Namespace) -> None:
     from auth import mint_token
 
@@ -187,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("scheduler", help="send the nightly jobs on schedule").set_defaults(
         run=cmd_scheduler
     )
+    outbox = commands.add_parser("outbox", help="list notifications not yet delivered")
+    outbox.add_argument("--limit", type=int, default=50)
+    outbox.set_defaults(run=cmd_outbox)
     commands.add_parser(
         "expire-now", help="run the expiry job here, now, with this process's clock"
     ).set_defaults(run=cmd_expire_now)

@@ -60,3 +60,31 @@ def test_credits_serve_exits_with_a_clear_message_in_production(tmp_path):
     )
     assert result.returncode == 2
     assert "refusing to start with ENVIRONMENT=production" in result.stderr
+
+
+def test_credits_outbox_lists_what_waits(tmp_path):
+    db = tmp_path / "c.sqlite3"
+    env = {
+        "PATH": "",
+        "DATABASE_URL": f"sqlite://{db}",
+        "PYTHONPATH": str(__import__("pathlib").Path(__file__).parent.parent),
+    }
+    run = [sys.executable, "-m", "cli"]
+    assert (
+        subprocess.run(
+            [*run, "demo"], cwd=tmp_path, env=env, capture_output=True, timeout=120
+        ).returncode
+        == 0
+    )
+    listed = subprocess.run(
+        [*run, "outbox", "--limit", "3"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].endswith("undelivered (showing at most 3)")
+    assert "purchase_paid" in listed.stdout and "waiting" in listed.stdout
