@@ -12,12 +12,14 @@ from settings import Settings
 from tests.api.test_query_counts import counting_sql
 from tests.helpers import asgi_app, create_account
 
-PRODUCTION = dict(
-    environment="production",
-    database_url="postgres://unused/db",
-    jwt_secret="a-production-secret-of-some-length",
-    secret_key="a-production-key",
-)
+
+def production() -> Settings:
+    return Settings(
+        environment="production",
+        database_url="postgres://unused/db",
+        jwt_secret="a-production-secret-of-some-length",
+        secret_key="a-production-key",
+    )
 
 
 async def _post(app, query: str, token: str | None = None, **headers: str) -> httpx.Response:
@@ -75,7 +77,7 @@ async def test_too_many_tokens_are_refused():
 
 
 async def test_production_hides_introspection_suggestions_and_graphiql():
-    settings = Settings(**PRODUCTION)
+    settings = production()
     app = create_app(settings, manage_database=False)
     token = _token(settings)
     body = (await _post(app, "{ __schema { types { name } } }", token)).json()
