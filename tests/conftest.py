@@ -6,6 +6,7 @@ created for the session and dropped afterwards); otherwise a SQLite file is used
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -36,8 +37,6 @@ def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     name = f"credits_test_{uuid.uuid4().hex[:10]}"
     admin = base.rsplit("/", 1)[0] + "/postgres"
-    import asyncio
-
     async def run(sql: str) -> None:
         conn = await asyncpg.connect(admin.replace("postgres://", "postgresql://", 1))
         try:
@@ -86,7 +85,16 @@ async def truncate_all() -> None:
     conn = connections.get("default")
     if conn.capabilities.dialect == "postgres":
         names = ", ".join(f'"{t}"' for t in TABLES)
-        await conn.execute_script(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        # A failed concurrency test can leave work in flight: a deadlock here must not
+        # fail every test after it.
+        for attempt in range(5):
+            try:
+                await conn.execute_script(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+                return
+            except Exception as exc:
+                if getattr(exc, "sqlstate", None) != "40P01" or attempt == 4:
+                    raise
+                await asyncio.sleep(0.2 * (attempt + 1))
     else:
         for table in TABLES:
             await conn.execute_script(f'DELETE FROM "{table}"')
