@@ -42,6 +42,18 @@ def _replay(record: IdempotencyRecord, digest: str) -> Response:
     return dict(record.response)
 
 
+async def stored_answer(
+    *, user_id: int, operation: str, key: str, payload: dict[str, Any]
+) -> Response | None:
+    """The answer already given for this key, if any, before the input is checked again.
+
+    A retry must answer as the first time even when the world moved on since (the
+    course was withdrawn, the code rotated).
+    """
+    existing = await IdempotencyRecord.get_or_none(user_id=user_id, operation=operation, key=key)
+    return _replay(existing, request_hash(payload)) if existing is not None else None
+
+
 async def run_once(
     *,
     user_id: int,

@@ -26,7 +26,13 @@ from ledger.errors import (
     NotFound,
     NotPending,
 )
-from ledger.idempotency import Response, raise_stored_error, run_once, validate_key
+from ledger.idempotency import (
+    Response,
+    raise_stored_error,
+    run_once,
+    stored_answer,
+    validate_key,
+)
 from ledger.pages import Page, newest_first
 from models import (
     Account,
@@ -69,14 +75,6 @@ def _approves_at_once(account: Account, credits: int) -> bool:
     return limit is not None and credits <= limit
 
 
-async def _account_for_code(code: str) -> tuple[Account | None, str]:
-    normalised = codes.normalise_code(code)
-    if normalised is None:
-        return None, ""
-    code_hash = codes.hash_code(normalised)
-    return await Account.get_or_none(code_hash=code_hash), code_hash
-
-
 async def redeem_credits(
     *, actor: Actor, code: str, course_id: int, idempotency_key: str, client_address: str = ""
 ) -> Redemption:
@@ -87,15 +85,23 @@ async def redeem_credits(
     nothing recorded; otherwise PENDING for the owners to decide.
     """
     key = validate_key(idempotency_key)
+    normalised = codes.normalise_code(code)
+    code_hash = codes.hash_code(normalised) if normalised else ""
+    payload = {"code_hash": code_hash, "course_id": course_id}
+    stored = await stored_answer(
+        user_id=actor.user_id, operation="redeemCredits", key=key, payload=payload
+    )
+    if stored is not None:
+        raise_stored_error(stored)
+        return await Redemption.get(id=stored["redemption_id"])
     await throttle.check_code_attempts(user_id=actor.user_id, address=client_address)
-    account, code_hash = await _account_for_code(code)
+    account = await Account.get_or_none(code_hash=code_hash) if code_hash else None
     if account is None:
         await throttle.record_wrong_code(user_id=actor.user_id, address=client_address)
         raise InvalidCode("that redemption code is not valid", field=["code"])
     course = await Course.get_or_none(id=course_id)
     if course is None or not course.active:
         raise CourseUnavailable("that course cannot be bought now", field=["courseId"])
-    payload = {"account_id": account.id, "code_hash": code_hash, "course_id": course.id}
 
     async def request() -> Response:
         locked = await lock_account(account.id)

@@ -322,3 +322,17 @@ async def test_each_aliased_redemption_is_its_own_attempt(lee, shop, monkeypatch
     data = await lee.data(f"mutation {{ {fields} }}")
     codes = [data[f"a{i}"]["errors"][0]["code"] for i in range(12)]
     assert codes == ["INVALID_CODE"] * 10 + ["RATE_LIMITED"] * 2
+
+
+async def test_a_retry_answers_as_the_first_time_even_after_the_world_moved_on(
+    ann, lee, shop, support
+):
+    account = await create_account(ann, approvalMode="MANUAL")
+    first = await redeem(lee, account["redemptionCode"], shop["JIRA-101"]["id"], "checkout-9")
+    deactivate = "mutation($id: ID!) { deactivateCourse(input: {id: $id}) { errors { code } } }"
+    await support.mutate("deactivateCourse", deactivate, {"id": shop["JIRA-101"]["id"]})
+    rotate = "mutation { rotateRedemptionCode { errors { code } } }"
+    await ann.mutate("rotateRedemptionCode", rotate)
+    again = await redeem(lee, account["redemptionCode"], shop["JIRA-101"]["id"], "checkout-9")
+    assert again == first
+    assert await Redemption.all().count() == 1
