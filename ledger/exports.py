@@ -24,6 +24,7 @@ from ledger import clock
 from ledger.accounts import account_for
 from ledger.actors import Actor
 from ledger.errors import Forbidden, InvalidInput
+from ledger.pages import check_date
 from models import (
     Course,
     EntryKind,
@@ -210,6 +211,8 @@ async def _redemption_batches(account_id: int, request: ExportRequest) -> AsyncI
 
 async def open_export(actor: Actor, request: ExportRequest) -> AsyncIterator[list[Row]]:
     """Check access now, then answer the rows in batches."""
+    check_date(request.start, "from")
+    check_date(request.end, "to")
     if request.start and request.end and request.start > request.end:
         raise InvalidInput("from must not be after to", field=["from"])
     account = await account_for(actor, request.account_id)

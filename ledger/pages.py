@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Generic, TypeVar
 
 from tortoise.models import Model
@@ -20,6 +21,17 @@ class Page(Generic[M]):
     items: list[M]
     has_next: bool
     total: int
+
+
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2199, 12, 31)
+
+
+def check_date(value: date | None, field: str) -> date | None:
+    """Dates from clients stay in a range the database and date arithmetic can hold."""
+    if value is not None and not EARLIEST <= value <= LATEST:
+        raise InvalidInput(f"{field} must be between {EARLIEST} and {LATEST}", field=[field])
+    return value
 
 
 def page_size(first: int | None) -> int:

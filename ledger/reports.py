@@ -13,6 +13,7 @@ from ledger import clock
 from ledger.accounts import account_for
 from ledger.actors import Actor
 from ledger.errors import InvalidInput
+from ledger.pages import check_date
 from ledger.sql import fetch, month_of
 from models import LedgerEntry, Redemption, RedemptionStatus
 
@@ -57,6 +58,7 @@ def _months(start: date, end: date) -> list[str]:
 
 
 def _period(start: date | None, end: date | None) -> tuple[date, date]:
+    start, end = check_date(start, "from"), check_date(end, "to")
     end = end or clock.now().date()
     start = start or date(end.year - 1, end.month, 1)
     if start > end:

@@ -13,6 +13,7 @@ from ledger.errors import InvalidInput
 from ledger.pages import Page
 
 T = TypeVar("T")
+MAX_ID = 2**31 - 1  # ids are 32-bit; a larger one in a forged cursor is not ours
 R = TypeVar("R", bound=Model)
 
 
@@ -44,9 +45,10 @@ def decode_cursor(cursor: str | None) -> int | None:
         return None
     try:
         kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if kind != "k":
+        row_id = int(value)
+        if kind != "k" or not 0 <= row_id <= MAX_ID:
             raise ValueError(cursor)
-        return int(value)
+        return row_id
     except ValueError as exc:
         raise InvalidInput("after is not a cursor from this list", field=["after"]) from exc
 

@@ -191,3 +191,16 @@ async def test_page_size_limits(ann):
     assert await ann.error_code("{ lots(first: 101) { totalCount } }") == "INVALID_INPUT"
     assert await ann.error_code('{ lots(after: "garbage") { totalCount } }') == "INVALID_INPUT"
     assert (await ann.data("{ lots(first: 100) { totalCount } }"))["lots"]["totalCount"] == 0
+
+
+async def test_forged_cursors_and_far_dates_are_invalid_input_not_errors(ann):
+    import base64
+
+    await create_account(ann)
+    huge = base64.urlsafe_b64encode(b"k:99999999999999999999").decode()
+    code = await ann.error_code(
+        "query($a: String) { transactions(after: $a) { totalCount } }", {"a": huge}
+    )
+    assert code == "INVALID_INPUT"
+    far = await ann.error_code('{ usageReport(from: "0001-01-01", to: "9999-12-31") { from } }')
+    assert far == "INVALID_INPUT"
