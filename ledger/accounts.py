@@ -10,11 +10,12 @@ from ledger import audit, clock, codes, events, outbox
 from ledger.actors import Actor
 from ledger.db import atomic, lock_account
 from ledger.errors import AlreadyOwnsAccount, InvalidInput, LastOwner, NotFound
+from ledger.text import clean_text
 from ledger.users import find_or_invite, normalise_email
 from models import Account, ApprovalMode, Ownership, User
 
 MAX_NAME = 200
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 _UNSET = object()
 
 
@@ -39,10 +40,7 @@ async def is_owner(user_id: int, account_id: int) -> bool:
 
 
 def _clean_name(name: str) -> str:
-    name = name.strip()
-    if not 1 <= len(name) <= MAX_NAME:
-        raise InvalidInput(f"name must be 1 to {MAX_NAME} characters", field=["name"])
-    return name
+    return clean_text(name, "name", min_length=1, max_length=MAX_NAME)
 
 
 def _check_limit(limit: int | None) -> None:

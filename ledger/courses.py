@@ -9,6 +9,7 @@ from ledger.actors import Actor
 from ledger.db import atomic
 from ledger.errors import Forbidden, InvalidInput, NotFound
 from ledger.pages import Page, newest_first
+from ledger.text import clean_text
 from models import MAX_CREDITS_PER_PURCHASE, Course
 
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -23,11 +24,10 @@ async def upsert_course(
     *, actor: Actor, sku: str, title: str, price_credits: int, active: bool | None = None
 ) -> Course:
     require_support(actor)
-    sku, title = sku.strip(), title.strip()
+    sku = sku.strip()
     if not SKU_RE.match(sku):
         raise InvalidInput("sku: letters, digits, '.', '_' or '-', up to 64", field=["sku"])
-    if not 1 <= len(title) <= 300:
-        raise InvalidInput("title must be 1 to 300 characters", field=["title"])
+    title = clean_text(title, "title", min_length=1, max_length=300)
     if not 1 <= price_credits <= MAX_CREDITS_PER_PURCHASE:
         raise InvalidInput("priceCredits must be a positive number", field=["priceCredits"])
 

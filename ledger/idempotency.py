@@ -16,7 +16,8 @@ from tortoise.exceptions import IntegrityError
 
 from ledger import clock
 from ledger.db import atomic
-from ledger.errors import IdempotencyConflict, InvalidInput, LedgerError
+from ledger.errors import IdempotencyConflict, LedgerError
+from ledger.text import clean_text
 from models import IdempotencyRecord
 
 Response = dict[str, Any]
@@ -27,10 +28,7 @@ def request_hash(payload: dict[str, Any]) -> str:
 
 
 def validate_key(key: str) -> str:
-    key = key.strip()
-    if not 1 <= len(key) <= 255:
-        raise InvalidInput("idempotencyKey must be 1 to 255 characters", field=["idempotencyKey"])
-    return key
+    return clean_text(key, "idempotencyKey", min_length=1, max_length=255)
 
 
 def _replay(record: IdempotencyRecord, digest: str) -> Response:

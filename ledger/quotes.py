@@ -7,9 +7,10 @@ from ledger.accounts import account_for, is_owner
 from ledger.actors import Actor
 from ledger.courses import require_support
 from ledger.db import atomic, lock_account
-from ledger.errors import InvalidInput, NotFound, NotPending
+from ledger.errors import NotFound, NotPending
 from ledger.pages import Page, newest_first
 from ledger.purchases import mark_paid
+from ledger.text import clean_text
 from models import (
     PaymentMethod,
     Purchase,
@@ -30,9 +31,7 @@ async def request_quote(
     promo_code: str | None = None,
 ) -> QuoteRequest:
     quote = pricing.quote(credits, promo_code)
-    message = message.strip()
-    if len(message) > MAX_MESSAGE:
-        raise InvalidInput(f"message is at most {MAX_MESSAGE} characters", field=["message"])
+    message = clean_text(message, "message", max_length=MAX_MESSAGE, multiline=True)
     account = await account_for(actor, account_id)
 
     async def create() -> QuoteRequest:
@@ -76,9 +75,7 @@ async def _open_quote(quote_id: int) -> QuoteRequest:
 async def fulfil_quote(*, actor: Actor, quote_id: int, invoice_number: str) -> QuoteRequest:
     """The invoice is paid: the purchase, its lot and the confirmation, once only."""
     require_support(actor)
-    invoice_number = invoice_number.strip()
-    if not 1 <= len(invoice_number) <= 100:
-        raise InvalidInput("give the invoice number", field=["invoiceNumber"])
+    invoice_number = clean_text(invoice_number, "invoiceNumber", min_length=1, max_length=100)
     row = await QuoteRequest.get_or_none(id=quote_id)
     if row is None:
         raise NotFound("no such quote request", field=["id"])
@@ -118,9 +115,7 @@ async def cancel_quote(*, actor: Actor, quote_id: int, reason: str) -> QuoteRequ
     row = await QuoteRequest.get_or_none(id=quote_id)
     if row is None or not (actor.is_support or await is_owner(actor.user_id, row.account_id)):
         raise NotFound("no such quote request", field=["id"])
-    why = reason.strip()
-    if not 1 <= len(why) <= 1000:
-        raise InvalidInput("give a reason (1 to 1000 characters)", field=["reason"])
+    why = clean_text(reason, "reason", min_length=1, max_length=1000, multiline=True)
 
     async def cancel() -> QuoteRequest:
         await lock_account(row.account_id)

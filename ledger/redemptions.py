@@ -34,6 +34,7 @@ from ledger.idempotency import (
     validate_key,
 )
 from ledger.pages import Page, newest_first
+from ledger.text import clean_text
 from models import (
     Account,
     ApprovalMode,
@@ -148,8 +149,8 @@ class Decisions:
 def _check_batch(ids: list[int], reason: str | None) -> None:
     if not 1 <= len(ids) <= MAX_BATCH:
         raise InvalidInput(f"give 1 to {MAX_BATCH} redemption ids", field=["ids"])
-    if reason is not None and len(reason) > MAX_REASON:
-        raise InvalidInput(f"reason is at most {MAX_REASON} characters", field=["reason"])
+    if reason is not None:
+        clean_text(reason, "reason", max_length=MAX_REASON, multiline=True)
 
 
 async def _decide_one(

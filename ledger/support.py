@@ -18,6 +18,7 @@ from ledger.draws import take_credits
 from ledger.errors import InvalidInput, NotFound, NotPending
 from ledger.pages import Page, newest_first
 from ledger.purchases import add_lot
+from ledger.text import clean_text
 from models import (
     MAX_CREDITS_PER_PURCHASE,
     Account,
@@ -33,10 +34,7 @@ MAX_REASON = 1000
 
 
 def _reason(reason: str) -> str:
-    reason = reason.strip()
-    if not 1 <= len(reason) <= MAX_REASON:
-        raise InvalidInput(f"give a reason (1 to {MAX_REASON} characters)", field=["reason"])
-    return reason
+    return clean_text(reason, "reason", min_length=1, max_length=MAX_REASON, multiline=True)
 
 
 async def extend_lot(*, actor: Actor, lot_id: int, expires_at: datetime, reason: str) -> Lot:
@@ -214,7 +212,7 @@ async def list_accounts(
     require_support(actor)
     query = Account.all()
     if search and search.strip():
-        term = search.strip()
+        term = clean_text(search, "search", max_length=200)
         ids = await Account.filter(
             Q(name__icontains=term) | Q(ownerships__user__email__icontains=term)
         ).values_list("id", flat=True)

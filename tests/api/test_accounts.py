@@ -128,3 +128,13 @@ async def test_rotating_the_code_replaces_it_and_is_audited(ann):
 async def test_without_an_account_reads_say_not_found(ann):
     assert await ann.error_code("{ balance { available } }") == "NOT_FOUND"
     assert (await ann.data(VIEWER))["viewer"]["account"] is None
+
+
+async def test_control_characters_are_invalid_input_everywhere_text_is_stored(ann):
+    await create_account(ann, name="Team")
+    for name in ["\x00Team", "Te\x07am"]:
+        payload = await ann.mutate("updateAccount", UPDATE, {"input": {"name": name}})
+        assert payload["errors"] == [{"code": "INVALID_INPUT", "field": ["name"]}]
+    owner = await ann.mutate("addAccountOwner", ADD, {"email": "a\x00b@example.com"})
+    assert owner["errors"][0]["code"] == "INVALID_INPUT"
+    assert (await Account.get()).name == "Team"
