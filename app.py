@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -109,6 +110,10 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             yield {}
             return
         await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
+        # Start-up objects (schema, models, modules) live for ever: keep them out of the
+        # collector's way (bench/ measured a third less CPU per request on big lists).
+        gc.collect()
+        gc.freeze()
         embedded = None
         if settings.embedded_workers and not settings.redis_url:
             from workers.embedded import EmbeddedWorkers

@@ -18,7 +18,6 @@ from graphql import (
     ValidationContext,
     ValidationRule,
 )
-from strawberry.extensions import AddValidationRules
 
 
 def _depth(
@@ -52,8 +51,3 @@ def depth_rule(max_depth: int) -> type[ValidationRule]:
                 )
 
     return MaxDepth
-
-
-class MaxDepthLimiter(AddValidationRules):
-    def __init__(self, max_depth: int) -> None:
-        super().__init__([depth_rule(max_depth)])

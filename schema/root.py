@@ -6,15 +6,16 @@ import logging
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as create_alias_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -24,7 +25,7 @@ from resolvers import backoffice as office
 from resolvers import courses as catalogue
 from resolvers import redemptions as redeeming
 from schema.connections import Connection
-from schema.limits import MaxDepthLimiter
+from schema.limits import depth_rule
 from schema.payloads import (
     AccountPayload,
     CoursePayload,
@@ -139,10 +140,15 @@ class CreditsSchema(strawberry.Schema):
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with its limits; production also hides introspection and suggestions."""
     settings = settings or get_settings()
+    # Built once: ValidationCache keys on the rule classes, so new classes per request
+    # (what the limiter extensions make) would never hit the cache.
+    rules: list[type[ASTValidationRule]] = [
+        depth_rule(settings.max_query_depth),
+        create_alias_rule(settings.max_aliases),
+    ]
     extensions: list[Any] = [
         lambda: ParserCache(maxsize=512),
-        lambda: MaxDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: ValidationCache(maxsize=512),
         MaskUnexpected,
