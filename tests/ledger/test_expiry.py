@@ -143,3 +143,43 @@ async def test_expiry_racing_approvals_neither_spends_expired_credits_nor_loses_
     assert await LedgerEntry.filter(kind=EntryKind.EXPIRY).count() == 1
     assert (await LedgerEntry.get(kind=EntryKind.EXPIRY)).credits == -500
     await assert_ledger_invariants()
+
+
+async def test_expiry_balance_after_is_exact_across_batches_and_history(clock):
+    """balance_after of each EXPIRY entry equals the account's available balance."""
+    from ledger.accounts import display_code
+    from ledger.redemptions import decide_redemptions, redeem_credits
+    from ledger.support import adjust_credits, reverse_redemption
+    from models import Account, Course
+
+    first = await _account_with_lots(
+        "a@example.com", clock, [(100, 0), (200, 3), (300, 9), (400, 200)]
+    )
+    second = await _account_with_lots("b@example.com", clock, [(50, 1), (70, 300)])
+    support = Actor(user=await sign_in(sub="s", email="s@example.com", name="S"), is_support=True)
+    owner = Actor(user=await sign_in(sub="a@example.com", email="a@example.com", name="A"))
+    await Account.filter(id=first).update(approval_mode=ApprovalMode.MANUAL)
+    course = await Course.create(
+        sku="C", title="C", price_credits=150, created_at=clock.current, updated_at=clock.current
+    )
+    learner = Actor(user=await sign_in(sub="l", email="l@example.com", name="L"))
+    code = display_code(await Account.get(id=first))
+    ids = [
+        (
+            await redeem_credits(
+                actor=learner, code=code, course_id=course.id, idempotency_key=f"k{i}"
+            )
+        ).id
+        for i in range(3)
+    ]
+    await decide_redemptions(actor=owner, ids=ids, approve=True)
+    await reverse_redemption(actor=support, redemption_id=ids[1], reason="refund")
+    await adjust_credits(actor=support, account_id=second, credits=-20, reason="fix")
+    clock.set(START + timedelta(days=365 + 30))  # day-0..9 lots are due; later ones are not
+    result = await expire_due_lots(batch_size=1)
+    assert result.lots == 3  # the day-0 lot was spent by the redemptions
+    for account_id in (first, second):
+        available = (await balance_of(account_id)).available
+        entries = await LedgerEntry.filter(account_id=account_id, kind=EntryKind.EXPIRY)
+        assert entries and {e.balance_after for e in entries} == {available}
+    await assert_ledger_invariants()
