@@ -233,6 +233,8 @@ def _encode(data: dict[str, Any]) -> str:
 
 def sign_link(actor: Actor, request: ExportRequest) -> tuple[str, datetime]:
     """A token for `/exports/<file>?token=…`, valid for a few minutes."""
+    check_date(request.start, "from")
+    check_date(request.end, "to")
     expires = clock.now() + LINK_LIFETIME
     body = _encode(
         {

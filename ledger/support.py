@@ -5,7 +5,7 @@ Every action needs a reason, is audited with its actor, and tells the people con
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from tortoise.expressions import F, Q
 
@@ -31,6 +31,7 @@ from models import (
 )
 
 MAX_REASON = 1000
+MAX_EXTENSION = timedelta(days=5 * 365)
 
 
 def _reason(reason: str) -> str:
@@ -43,6 +44,12 @@ async def extend_lot(*, actor: Actor, lot_id: int, expires_at: datetime, reason:
     why = _reason(reason)
     if expires_at.tzinfo is None:
         raise InvalidInput("expiresAt needs a time zone", field=["expiresAt"])
+    try:
+        expires_at = expires_at.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidInput("expiresAt is out of range", field=["expiresAt"]) from exc
+    if expires_at > clock.now() + MAX_EXTENSION:
+        raise InvalidInput("a lot can be extended at most five years ahead", field=["expiresAt"])
     row = await Lot.get_or_none(id=lot_id)
     if row is None:
         raise NotFound("no such lot", field=["lotId"])

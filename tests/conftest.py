@@ -37,6 +37,7 @@ def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     name = f"credits_test_{uuid.uuid4().hex[:10]}"
     admin = base.rsplit("/", 1)[0] + "/postgres"
+
     async def run(sql: str) -> None:
         conn = await asyncpg.connect(admin.replace("postgres://", "postgresql://", 1))
         try:

@@ -259,3 +259,13 @@ async def test_support_finds_accounts_by_name_or_owner(ann, bob, support, search
     )
     assert sorted(e["node"]["name"] for e in data["accounts"]["edges"]) == expected
     assert await ann.error_code("{ accounts { totalCount } }") == "FORBIDDEN"
+
+
+async def test_extensions_are_bounded(ann, support):
+    await create_account(ann)
+    lot_id = (await buy(ann, 300, "p"))["purchase"]["lot"]["id"]
+    for when in ["9999-12-31T23:59:59-12:00", "2040-01-01T00:00:00+00:00"]:
+        payload = await support.mutate(
+            "extendLot", EXTEND, {"lotId": lot_id, "expiresAt": when, "reason": "goodwill"}
+        )
+        assert payload["errors"] == [{"code": "INVALID_INPUT", "field": ["expiresAt"]}]
