@@ -1,0 +1,260 @@
+"""The GraphQL API under load on PostgreSQL, next to the fastest this stack could be.
+
+    python -m bench.api [--duration 10] [--rounds 2] [--warmup 1.5] [--clients 32]
+                        [--redeem-clients 64] [--only balance,lots] [--profile] [--nice -10]
+
+One run: a throwaway database, migrated and seeded through the ledger (`bench.seed`);
+the service started as production starts it (`credits serve`, ENVIRONMENT=production,
+one worker, DB_POOL_SIZE=32, no embedded workers) and the baseline (`bench.baseline`:
+bare Starlette + asyncpg sending the service's own SQL) side by side. Each scenario
+runs `--duration` seconds against each server, in alternating rounds so that noise from
+the rest of the machine falls on both alike, with N keep-alive httpx clients; req/s,
+p50/p99 latency, errors and CPU per request of the client, the server and PostgreSQL.
+SQL statements per request are counted in-process (Tortoise's debug log) and compared
+with the baseline's. After `redeem`, SQL checks that no account overspent.
+Results: a table here and `bench/results/api.json`. `--profile` samples the service with
+py-spy during its rounds (slower figures; stacks under `bench/results/profiles/`).
+`--nice` raises the benchmark's priority on a machine shared with other work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+
+from bench import api_report, integrity, pg, report, sqlcount
+from bench import pyspy as spy
+from bench.cpu import CpuProbe, prioritise, prioritised_session
+from bench.load import Load, MakeRequest, run_round
+from bench.scenarios import Scenario, request_maker, scenarios
+from bench.seed import TARGETS, Seed, seed
+from bench.servers import Server, both
+from settings import Settings, get_settings
+
+SECRETS = {
+    "JWT_SECRET": "bench-api-jwt-secret-not-the-development-one",
+    "SECRET_KEY": "bench-api-secret-key-not-the-development-one",
+}
+POOL_SIZE = 32
+
+
+@dataclass
+class Outcome:
+    scenario: Scenario
+    statements: list[str] = field(default_factory=list)
+    baseline_statements: list[str] = field(default_factory=list)
+    loads: dict[str, Load] = field(default_factory=lambda: {t: Load() for t in TARGETS})
+    spending: dict[str, integrity.Spending] = field(default_factory=dict)
+    profile: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        base = self.loads["baseline"].rate
+        return self.loads["service"].rate / base if base else 0.0
+
+    def misses(self) -> list[str]:
+        """The targets this outcome misses (empty: PASS)."""
+        target, service = self.scenario.target, self.loads["service"]
+        missed = []
+        if target.min_ratio is not None and self.ratio < target.min_ratio:
+            missed.append("ratio")
+        if target.max_p99_ms is not None and service.percentile_ms(0.99) >= target.max_p99_ms:
+            missed.append("p99")
+        if target.max_queries is not None and len(self.statements) > target.max_queries:
+            missed.append("queries")
+        if target.min_rate is not None and service.rate < target.min_rate:
+            missed.append("rate")
+        if service.errors or any(not s.zero_overspend for s in self.spending.values()):
+            missed.append("errors or overspend")
+        return missed
+
+
+def production_env(url: str) -> dict[str, str]:
+    return {
+        **SECRETS,
+        "ENVIRONMENT": "production",
+        "DATABASE_URL": url,
+        "EMBEDDED_WORKERS": "false",
+        "DB_POOL_SIZE": str(POOL_SIZE),
+    }
+
+
+def service_settings(url: str) -> Settings:
+    """The service's settings as `production_env` gives them (to mint its tokens)."""
+    return Settings(
+        environment="production",
+        database_url=url,
+        jwt_secret=SECRETS["JWT_SECRET"],
+        secret_key=SECRETS["SECRET_KEY"],
+        embedded_workers=False,
+        db_pool_size=POOL_SIZE,
+    )
+
+
+async def count_statements(outcomes: list[Outcome], data: Seed, url: str) -> None:
+    """One request of each scenario through the in-process service and baseline."""
+    from app import create_app
+
+    settings = service_settings(url)
+    app = create_app(settings, manage_database=False)
+    for outcome in outcomes:
+        scenario = outcome.scenario
+        request = request_maker(scenario, data, "service", settings, "count")(0)
+        outcome.statements, answer = await sqlcount.service_statements(app, request)
+        if not scenario.check(answer):
+            raise RuntimeError(f"{scenario.name}: the service answered {answer[:500]!r}")
+        body, _ = request_maker(scenario, data, "baseline", settings, "count")(0)
+        sub = scenario.caller(data, 0).sub
+        outcome.baseline_statements = await sqlcount.baseline_statements(
+            pg.asyncpg_dsn(url), sub, scenario.path.strip("/"), body
+        )
+
+
+@dataclass(frozen=True)
+class Bench:
+    """One run's fixed parts. `admin` is opened before the servers fill their pools: on a
+    shared PostgreSQL, a connection asked for later may find the server full."""
+
+    args: argparse.Namespace
+    url: str
+    data: Seed
+    servers: dict[str, Server]
+    admin: asyncpg.Connection
+
+
+async def backend_pids(admin: asyncpg.Connection) -> list[int]:
+    """The PostgreSQL backends serving the benchmark's database (both servers' pools)."""
+    rows = await admin.fetch(
+        "SELECT pid FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    return [int(row["pid"]) for row in rows]
+
+
+def watcher(bench: Bench, server: Server) -> Callable[[], Awaitable[CpuProbe]]:
+    """What to watch once a round has warmed up: the server and the database's backends."""
+
+    async def probe() -> CpuProbe:
+        watch = CpuProbe(server.pid, await backend_pids(bench.admin))
+        if bench.args.nice:
+            prioritise([os.getpid(), server.pid, *watch.postgres_pids], bench.args.nice)
+        return watch
+
+    return probe
+
+
+async def one_round(
+    bench: Bench, outcome: Outcome, target: str, make: MakeRequest, round_: int
+) -> None:
+    args, scenario, server = bench.args, outcome.scenario, bench.servers[target]
+    seconds = args.duration / args.rounds
+    recorder = None
+    if args.profile and target == "service":
+        recorder = spy.record(server.pid, args.warmup, seconds, spy.raw_path(scenario.name, round_))
+    load = await run_round(
+        server.base_url, "/graphql" if target == "service" else scenario.path, make,
+        scenario.check, clients=scenario.clients, warmup=args.warmup, seconds=seconds,
+        probe=watcher(bench, server),
+    )  # fmt: skip
+    outcome.loads[target].add(load)
+    if recorder is not None:
+        spy.wait(recorder)
+
+
+async def measure(bench: Bench, outcome: Outcome) -> None:
+    """Alternating rounds, service then baseline, so that noise falls on both alike."""
+    settings = service_settings(bench.url)
+    makers = {t: request_maker(outcome.scenario, bench.data, t, settings) for t in TARGETS}
+    for round_ in range(bench.args.rounds):
+        for target in TARGETS:
+            await one_round(bench, outcome, target, makers[target], round_)
+        print(f"  {outcome.scenario.name}: round {round_ + 1}/{bench.args.rounds}", flush=True)
+    if outcome.scenario.name == "redeem":
+        await check_spending(bench, outcome)
+
+
+async def check_spending(bench: Bench, outcome: Outcome) -> None:
+    for target in TARGETS:
+        answered = outcome.loads[target].answered + 1  # and the in-process counting request
+        account_id = bench.data.redeem_account_ids[target]
+        outcome.spending[target] = await integrity.spending(bench.admin, account_id, answered)
+
+
+async def run(args: argparse.Namespace) -> list[Outcome]:
+    chosen = [s for s in scenarios(args.clients, args.redeem_clients) if s.name in args.only]
+    outcomes = [Outcome(scenario) for scenario in chosen]
+    with prioritised_session(args.nice) if args.nice else nullcontext():
+        await measure_all(outcomes, args)
+    if args.profile:
+        for outcome in outcomes:
+            outcome.profile = spy.summarise(spy.raw_paths(outcome.scenario.name, args.rounds))
+    return outcomes
+
+
+async def prepare(outcomes: list[Outcome], args: argparse.Namespace, url: str) -> Seed:
+    async with pg.tortoise_on(url):
+        started = time.perf_counter()
+        data = await seed(args.redeem_clients)
+        await count_statements(outcomes, data, url)
+    print(f"seeded and counted in {time.perf_counter() - started:.1f} s", flush=True)
+    return data
+
+
+async def measure_all(outcomes: list[Outcome], args: argparse.Namespace) -> None:
+    async with pg.throwaway_database("credits_bench_api") as url:
+        data = await prepare(outcomes, args, url)
+        admin = await asyncpg.connect(pg.asyncpg_dsn(url))
+        try:
+            with (
+                tempfile.TemporaryDirectory(prefix="bench-api-") as logs,
+                both(production_env(url), Path(logs)) as servers,
+            ):
+                bench = Bench(args, url, data, servers, admin)
+                for outcome in outcomes:
+                    await measure(bench, outcome)
+        finally:
+            await admin.close()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__)
+    parser.add_argument("--duration", type=float, default=10, help="measured s per server")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per scenario")
+    parser.add_argument("--warmup", type=float, default=1.5, help="unmeasured s per round")
+    parser.add_argument("--clients", type=int, default=32, help="clients of the read scenarios")
+    parser.add_argument("--redeem-clients", type=int, default=64)
+    parser.add_argument("--only", default="balance,lots,redemptions,redeem")
+    parser.add_argument("--profile", action="store_true", help="py-spy the service's rounds")
+    parser.add_argument(
+        "--nice", type=int, default=0,
+        help="renice the load generator, the servers and their PostgreSQL backends to this"
+        " (e.g. -10, needs root) so that other work on a shared machine disturbs less",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    args.only = [name.strip() for name in args.only.split(",") if name.strip()]
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    os.environ.update(SECRETS)  # the seeding process hashes codes with the service's key
+    get_settings.cache_clear()
+    outcomes = asyncio.run(run(args))
+    api_report.print_results(outcomes)
+    # A profiled run is slower: its figures go to their own file, not over the real ones.
+    name = "api-profiled" if args.profile else "api"
+    saved = report.save(name, api_report.figures(outcomes, vars(args), POOL_SIZE))
+    print(f"\nsaved {saved}")
+
+
+if __name__ == "__main__":
+    main()
