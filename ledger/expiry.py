@@ -21,7 +21,6 @@ from tortoise.functions import Sum
 
 from ledger import clock, events
 from ledger.db import atomic, is_postgres
-from ledger.sql import fetch
 from models import (
     Account,
     EntryKind,
@@ -73,35 +72,13 @@ async def _due_batch(now: datetime, after: tuple[datetime, int], size: int) -> l
 
 
 async def _available_by_account(account_ids: list[int], now: datetime) -> dict[int, int]:
-    """Each account's available balance at `now`. The caller holds the account locks."""
-    if not is_postgres():
-        rows = (
-            await Lot.filter(account_id__in=account_ids, expires_at__gt=now)
-            .group_by("account_id")
-            .annotate(total=Sum("remaining"))
-            .values("account_id", "total")
-        )
-        return {int(r["account_id"]): int(r["total"] or 0) for r in rows}
-    # From the last entry, so the cost follows the due lots, not all the lots: every
-    # change of credits writes an entry with the balance after it, and since then only
-    # lots that expired in between have left the balance.
-    rows = await fetch(_BALANCES_FROM_LAST_ENTRY_SQL, now, account_ids)
-    return {int(r["account_id"]): int(r["available"]) for r in rows}
-
-
-_BALANCES_FROM_LAST_ENTRY_SQL = """
-    SELECT a.id AS account_id,
-           COALESCE(last.balance_after, 0) - COALESCE((
-               SELECT SUM(l.remaining) FROM lot l
-               WHERE l.account_id = a.id AND l.remaining > 0 AND l.expires_at <= %s
-                 AND l.expires_at > COALESCE(last.created_at, '-infinity')
-           ), 0) AS available
-    FROM unnest(%s::int[]) AS a(id)
-    LEFT JOIN LATERAL (
-        SELECT balance_after, created_at FROM ledger_entry
-        WHERE account_id = a.id ORDER BY id DESC LIMIT 1
-    ) AS last ON true
-"""
+    rows = (
+        await Lot.filter(account_id__in=account_ids, expires_at__gt=now)
+        .group_by("account_id")
+        .annotate(total=Sum("remaining"))
+        .values("account_id", "total")
+    )
+    return {int(r["account_id"]): int(r["total"] or 0) for r in rows}
 
 
 async def _expire_batch(due: list[_Due], now: datetime) -> ExpiryResult:
