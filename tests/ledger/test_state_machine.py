@@ -90,7 +90,7 @@ SETTINGS = settings(
     max_examples=int(os.environ.get("STATE_MACHINE_EXAMPLES", "40")),
     stateful_step_count=30,
     deadline=None,
-    database=None,  # .hypothesis/ is not git-ignored; a failure prints its reproduce blob
+    database=None,  # every run explores afresh; a failure prints its steps and a blob
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
