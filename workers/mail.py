@@ -9,17 +9,19 @@ the outbox row (`attempts`, `last_error`) and raised for the actor to retry.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import hashlib
 import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
+from typing import Any
 
 from tortoise.exceptions import DoesNotExist, IntegrityError
 from tortoise.expressions import F
@@ -91,6 +93,7 @@ def compose(mail: Email, *, outbox_id: int, sender: str) -> EmailMessage:
     return message
 
 
+POST_SEND_ATTEMPTS = 5
 _HOLDER_PREFIX = f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -110,16 +113,39 @@ async def _lease(message_id: int) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await JobLease.filter(name=name, holder=holder).delete()
+        await _after_send(
+            "releasing the lease", lambda: JobLease.filter(name=name, holder=holder).delete()
+        )
 
 
 async def _record_error(message_id: int, error: str) -> None:
     await OutboxMessage.filter(id=message_id).update(last_error=error[:MAX_ERROR_LENGTH])
 
 
+async def _after_send(what: str, work: Callable[[], Awaitable[Any]]) -> Any:
+    """Writes after the SMTP server accepted a copy: a brief database error (a full
+    connection pool, a failover) must not lose the sent record — that would email the
+    recipient again — nor leave the lease held until it expires."""
+    for attempt in range(POST_SEND_ATTEMPTS):
+        try:
+            return await work()
+        except IntegrityError:
+            raise
+        except Exception as exc:
+            if attempt == POST_SEND_ATTEMPTS - 1:
+                raise
+            log.warning("%s failed (%s); retrying", what, exc)
+            await asyncio.sleep(0.2 * 2**attempt)
+
+
 async def _record_sent(message_id: int, recipient: str) -> None:
     try:
-        await EmailDelivery.create(message_id=message_id, recipient=recipient, sent_at=clock.now())
+        await _after_send(
+            f"recording {recipient} as sent",
+            lambda: EmailDelivery.create(
+                message_id=message_id, recipient=recipient, sent_at=clock.now()
+            ),
+        )
     except IntegrityError:
         log.warning("outbox message %s: %s was already recorded as sent", message_id, recipient)
 
