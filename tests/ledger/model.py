@@ -22,6 +22,7 @@ PENDING, APPROVED, DENIED, CANCELLED, REVERSED = (
 )
 OPEN, FULFILLED = "OPEN", "FULFILLED"
 EXPIRING_WINDOW = timedelta(days=90)
+FURTHEST_EXTENSION = timedelta(days=5 * 365)  # from now: support may not extend further
 VOLUME_CREDITS, VOLUME_UNIT_CENTS, LIST_UNIT_CENTS = 20_000, 80, 100
 MAX_CREDITS = 10_000_000
 
@@ -206,8 +207,12 @@ class Ledger:
         redemption.status = REVERSED
 
     def extension_refused(self, lot_id: int, expires_at: datetime) -> bool:
-        """Only an unexpired lot's expiry can move, and only later."""
-        return self.is_expired(lot_id) or expires_at <= self.lots[lot_id].expires_at
+        """Only an unexpired lot's expiry can move, only later, and at most five years ahead."""
+        return (
+            self.is_expired(lot_id)
+            or expires_at <= self.lots[lot_id].expires_at
+            or expires_at > self.now + FURTHEST_EXTENSION
+        )
 
     def lot_rows(self) -> dict[int, tuple[int, int, int, datetime, datetime]]:
         return {
