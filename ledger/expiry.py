@@ -1,11 +1,20 @@
 """The nightly expiry job and the expiry reminders.
 
 Expiry turns what remains of every lot at or past its `expires_at` into an EXPIRY
-entry. It walks due lots in keyset batches over the partial index on `(expires_at, id)`
-of lots with credits left, so its cost follows the number of due lots, not of all lots.
-Each batch locks its accounts (in id order) and then its lots, the same order as every
-other writer, so it runs safely beside redemptions. Running it twice changes nothing
-the second time: an expired lot has nothing left.
+entry. Its cost follows the due lots, not all lots ever sold:
+
+- the accounts with due lots come from the partial index of lots with credits left
+  (`lot_due_for_expiry`, migration 0004);
+- accounts are handled a batch at a time, in id order, each with all its due lots: lock
+  the accounts, then their due lots by id, the same order as every other writer, so the
+  job runs safely beside redemptions;
+- each account's balance after expiry comes from its last ledger entry rather than from
+  summing all its lots: every change of credits writes an entry with the balance it
+  left, and the accounts are locked, so the balance now is that figure less the due lots
+  that were still live when it was written;
+- each account gets one `credits_expired` message per run, naming all its expiries.
+
+Running it twice changes nothing the second time: an expired lot has nothing left.
 """
 
 from __future__ import annotations
@@ -16,21 +25,18 @@ from datetime import datetime, timedelta
 
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
-from tortoise.functions import Sum
 
 from ledger import clock, events
 from ledger.db import atomic, is_postgres
+from ledger.sql import any_of, fetch, parse_datetime
 from models import (
     Account,
-    EntryKind,
-    LedgerEntry,
     Lot,
     OutboxMessage,
     ReminderSent,
 )
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 200  # accounts per transaction
 THRESHOLDS_DAYS = (7, 30, 90)  # nearest first
 
 
@@ -38,81 +44,153 @@ THRESHOLDS_DAYS = (7, 30, 90)  # nearest first
 class ExpiryResult:
     lots: int = 0
     credits: int = 0
-    messages: int = 0  # one per account per batch
+    messages: int = 0  # one per account with due lots
 
 
 @dataclass(frozen=True)
 class _Due:
     id: int
     account_id: int
+    remaining: int
     expires_at: datetime
 
 
-_DUE_SQL = """
-    SELECT id, account_id, expires_at FROM lot
-    WHERE remaining > 0 AND expires_at <= $1 AND (expires_at, id) > ($2, $3)
-    ORDER BY expires_at, id LIMIT $4
+async def _due_lots_by_account(now: datetime) -> dict[int, list[int]]:
+    """The ids of the due lots, by account: one pass over the partial index."""
+    # Literal `remaining > 0` so PostgreSQL can use the partial index with any plan.
+    rows = await fetch(
+        "SELECT account_id, id FROM lot WHERE remaining > 0 AND expires_at <= %s", now
+    )
+    lots: dict[int, list[int]] = defaultdict(list)
+    for row in rows:
+        lots[int(row["account_id"])].append(int(row["id"]))
+    return lots
+
+
+async def _lock_due_lots(account_ids: list[int], lot_ids: list[int], now: datetime) -> list[_Due]:
+    """Lock the accounts (id order), then those of their lots still due (id order).
+
+    No lot can become due with credits left after `now`'s snapshot: credits only return
+    to unexpired lots and expiry only moves later, so `lot_ids` names every candidate.
+    """
+    await Account.filter(id__in=account_ids).order_by("id").select_for_update(no_key=True)
+    lots, values = any_of("id", lot_ids)
+    # By primary key only, then filtered here: with the due-lot conditions in the SQL,
+    # PostgreSQL may walk the whole due-lot index once per batch instead.
+    rows = await fetch(
+        f"SELECT id, account_id, remaining, expires_at FROM lot WHERE {lots} ORDER BY id"
+        + (" FOR UPDATE" if is_postgres() else ""),
+        *values,
+    )
+    locked = [
+        _Due(r["id"], r["account_id"], r["remaining"], parse_datetime(r["expires_at"]))
+        for r in rows
+    ]
+    return [lot for lot in locked if lot.remaining > 0 and lot.expires_at <= now]
+
+
+_LAST_ENTRY_SQL = """
+    SELECT a.id AS account_id,
+           (SELECT e.balance_after FROM ledger_entry e WHERE e.account_id = a.id
+             ORDER BY e.id DESC LIMIT 1) AS balance_after,
+           (SELECT e.created_at FROM ledger_entry e WHERE e.account_id = a.id
+             ORDER BY e.id DESC LIMIT 1) AS created_at
+    FROM account a WHERE {accounts}
 """
 
 
-async def _due_batch(now: datetime, after: tuple[datetime, int], size: int) -> list[_Due]:
-    if is_postgres():
-        # Literal `remaining > 0` so PostgreSQL can use the partial index with any plan.
-        rows = await connections.get("default").execute_query_dict(
-            _DUE_SQL, [now, after[0], after[1], size]
-        )
-        return [_Due(r["id"], r["account_id"], r["expires_at"]) for r in rows]
-    query = (
-        Lot.filter(remaining__gt=0, expires_at__lte=now)
-        .filter(Q(expires_at__gt=after[0]) | Q(expires_at=after[0], id__gt=after[1]))
-        .order_by("expires_at", "id")
-        .limit(size)
-    )
-    return [_Due(lot.id, lot.account_id, lot.expires_at) for lot in await query]
-
-
-async def _available_by_account(account_ids: list[int], now: datetime) -> dict[int, int]:
-    rows = (
-        await Lot.filter(account_id__in=account_ids, expires_at__gt=now)
-        .group_by("account_id")
-        .annotate(total=Sum("remaining"))
-        .values("account_id", "total")
+async def _summed_balances(account_ids: list[int], now: datetime) -> dict[int, int]:
+    """Σ remaining of the accounts' unexpired lots: the slow way, always right."""
+    accounts, values = any_of("account_id", account_ids)
+    rows = await fetch(
+        f"SELECT account_id, SUM(remaining) AS total FROM lot WHERE {accounts}"
+        " AND remaining > 0 AND expires_at > %s GROUP BY account_id",
+        *values,
+        now,
     )
     return {int(r["account_id"]): int(r["total"] or 0) for r in rows}
 
 
-async def _expire_batch(due: list[_Due], now: datetime) -> ExpiryResult:
-    account_ids = sorted({d.account_id for d in due})
-    await Account.filter(id__in=account_ids).order_by("id").select_for_update(no_key=True)
-    lots = (
-        await Lot.filter(id__in=[d.id for d in due], remaining__gt=0, expires_at__lte=now)
-        .order_by("id")
-        .select_for_update()
-    )
-    if not lots:
+async def _balances_after_expiry(
+    due: list[_Due], account_ids: list[int], now: datetime
+) -> dict[int, int]:
+    """Each locked account's available balance at `now`, once its due lots are gone.
+
+    The last entry's `balance_after` counted every lot live when it was written; since
+    then no entry, so no lot's `remaining` or `expires_at` changed. What expired in
+    between is exactly the due lots that were still live then. An account whose last
+    entry is later than `now` (a job run with an earlier clock), or whose figure does
+    not add up, is summed instead.
+    """
+    accounts, values = any_of("a.id", account_ids)
+    last = {
+        int(r["account_id"]): (r["balance_after"], r["created_at"])
+        for r in await fetch(_LAST_ENTRY_SQL.format(accounts=accounts), *values)
+    }
+    lots_of: dict[int, list[_Due]] = defaultdict(list)
+    for lot in due:
+        lots_of[lot.account_id].append(lot)
+    balances: dict[int, int] = {}
+    for account_id in account_ids:
+        balance_after, written = last.get(account_id, (None, None))
+        if balance_after is None or parse_datetime(written) > now:
+            continue
+        written_at = parse_datetime(written)
+        live_then = sum(lot.remaining for lot in lots_of[account_id] if lot.expires_at > written_at)
+        if (balance := int(balance_after) - live_then) >= 0:
+            balances[account_id] = balance
+    if missing := [a for a in account_ids if a not in balances]:
+        summed = await _summed_balances(missing, now)
+        balances.update({a: summed.get(a, 0) for a in missing})
+    return balances
+
+
+_INSERT_EXPIRIES_PG = """
+    INSERT INTO ledger_entry (account_id, lot_id, kind, credits, balance_after, reason,
+                              created_at)
+    SELECT a, l, 'EXPIRY', c, b, 'expired', $5
+    FROM unnest($1::int[], $2::int[], $3::int[], $4::int[]) AS u(a, l, c, b)
+    RETURNING id, account_id
+"""
+_INSERT_CHUNK = 500  # rows per INSERT on SQLite, well under its 32,766 parameters
+
+
+async def _insert_expiries(
+    due: list[_Due], balances: dict[int, int], now: datetime
+) -> list[tuple[int, int]]:
+    """Write one EXPIRY entry per lot; answer (entry id, account id) of each."""
+    columns = [(lot.account_id, lot.id, -lot.remaining, balances[lot.account_id]) for lot in due]
+    if is_postgres():
+        rows = await connections.get("default").execute_query_dict(
+            _INSERT_EXPIRIES_PG, [*map(list, zip(*columns, strict=True)), now]
+        )
+        return [(int(r["id"]), int(r["account_id"])) for r in rows]
+    found: list[tuple[int, int]] = []
+    for start in range(0, len(columns), _INSERT_CHUNK):
+        chunk = columns[start : start + _INSERT_CHUNK]
+        rows = await fetch(
+            "INSERT INTO ledger_entry (account_id, lot_id, kind, credits, balance_after,"
+            " reason, created_at) VALUES "
+            + ", ".join("(%s, %s, 'EXPIRY', %s, %s, 'expired', %s)" for _ in chunk)
+            + " RETURNING id, account_id",
+            *(value for row in chunk for value in (*row, now)),
+        )
+        found += [(int(r["id"]), int(r["account_id"])) for r in rows]
+    return found
+
+
+async def _expire_accounts(
+    account_ids: list[int], lot_ids: list[int], now: datetime
+) -> ExpiryResult:
+    due = await _lock_due_lots(account_ids, lot_ids, now)
+    if not due:
         return ExpiryResult()
-    available = await _available_by_account(account_ids, now)
-    await Lot.filter(id__in=[lot.id for lot in lots]).update(remaining=0)
-    await LedgerEntry.bulk_create(
-        [
-            LedgerEntry(
-                account_id=lot.account_id,
-                lot_id=lot.id,
-                kind=EntryKind.EXPIRY,
-                credits=-lot.remaining,
-                balance_after=available.get(lot.account_id, 0),
-                reason="expired",
-                created_at=now,
-            )
-            for lot in lots
-        ]
-    )
-    entries = await LedgerEntry.filter(
-        kind=EntryKind.EXPIRY, lot_id__in=[lot.id for lot in lots], created_at=now
-    ).values_list("id", "account_id")
+    touched = sorted({lot.account_id for lot in due})
+    balances = await _balances_after_expiry(due, touched, now)
+    await Lot.filter(id__in=[lot.id for lot in due]).update(remaining=0)
     by_account: dict[int, list[int]] = defaultdict(list)
-    for entry_id, account_id in entries:
-        by_account[int(account_id)].append(int(entry_id))
+    for entry_id, account_id in sorted(await _insert_expiries(due, balances, now)):
+        by_account[account_id].append(entry_id)
     await OutboxMessage.bulk_create(
         [
             OutboxMessage(
@@ -124,20 +202,25 @@ async def _expire_batch(due: list[_Due], now: datetime) -> ExpiryResult:
         ]
     )
     return ExpiryResult(
-        lots=len(lots), credits=sum(lot.remaining for lot in lots), messages=len(by_account)
+        lots=len(due), credits=sum(lot.remaining for lot in due), messages=len(by_account)
     )
 
 
 async def expire_due_lots(
     *, now: datetime | None = None, batch_size: int = BATCH_SIZE
 ) -> ExpiryResult:
-    """Expire every lot due at `now` (the application's clock by default)."""
+    """Expire every lot due at `now` (the application's clock by default).
+
+    `batch_size` is the number of accounts per transaction.
+    """
     now = now or clock.now()
     total = ExpiryResult()
-    after = (datetime(1970, 1, 1, tzinfo=now.tzinfo), 0)
-    while due := await _due_batch(now, after, batch_size):
-        after = (due[-1].expires_at, due[-1].id)
-        done = await atomic(lambda due=due: _expire_batch(due, now))  # type: ignore[misc]
+    due = await _due_lots_by_account(now)
+    accounts = sorted(due)
+    for start in range(0, len(accounts), batch_size):
+        batch = accounts[start : start + batch_size]
+        lot_ids = [lot_id for account_id in batch for lot_id in due[account_id]]
+        done = await atomic(lambda b=batch, ids=lot_ids: _expire_accounts(b, ids, now))  # type: ignore[misc]
         total.lots += done.lots
         total.credits += done.credits
         total.messages += done.messages

@@ -17,6 +17,20 @@ def month_of(column: str) -> str:
     return f"substr({column}, 1, 7)"  # SQLite stores '2026-03-01 09:00:00+00:00'
 
 
+def any_of(column: str, values: list[int]) -> tuple[str, list[Any]]:
+    """SQL and parameters for `column` being one of `values` (one parameter on PostgreSQL)."""
+    if is_postgres():
+        return f"{column} = ANY(%s)", [values]
+    return f"{column} IN ({', '.join('%s' for _ in values)})", list(values)
+
+
+def parse_datetime(value: datetime | str) -> datetime:
+    """A datetime read by `fetch`: SQLite answers text for computed or raw columns."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value)
+    return value
+
+
 def _param(value: Any) -> Any:
     if isinstance(value, datetime) and not is_postgres():
         return value.astimezone(UTC).isoformat(" ")

@@ -10,7 +10,7 @@ import pytest
 from ledger import clock as app_clock
 from ledger.accounts import create_account
 from ledger.actors import Actor
-from ledger.balances import balance_of
+from ledger.balances import available_credits, balance_of
 from ledger.expiry import expire_due_lots, send_expiry_reminders, threshold_for
 from ledger.purchases import purchase_credits
 from ledger.users import sign_in
@@ -60,13 +60,37 @@ async def test_two_runs_at_once_expire_each_lot_once(clock):
     results = await asyncio.gather(expire_due_lots(batch_size=1), expire_due_lots(batch_size=1))
     assert sum(r.lots for r in results) == 3
     assert await LedgerEntry.filter(kind=EntryKind.EXPIRY).count() == 3
-    # Small batches may split one account's lots: every expiry is named in some message.
+    # One account: one message, naming its three expiries, whichever run got there first.
     messages = await OutboxMessage.filter(kind="credits_expired")
-    named = sorted(i for m in messages for i in m.payload["entry_ids"])
-    assert named == sorted(
-        await LedgerEntry.filter(kind=EntryKind.EXPIRY).values_list("id", flat=True)
-    )
+    assert [sorted(m.payload["entry_ids"]) for m in messages] == [
+        sorted(await LedgerEntry.filter(kind=EntryKind.EXPIRY).values_list("id", flat=True))
+    ]
     await assert_ledger_invariants()
+
+
+async def test_one_message_per_account_per_run_however_small_the_batches(clock):
+    first = await _account_with_lots("a@example.com", clock, [(100, 0), (200, 1), (300, 2)])
+    second = await _account_with_lots("b@example.com", clock, [(50, 0), (60, 200)])
+    clock.set(START + timedelta(days=370))
+    result = await expire_due_lots(batch_size=1)
+    assert (result.lots, result.credits, result.messages) == (4, 650, 2)
+    messages = await OutboxMessage.filter(kind="credits_expired").order_by("id")
+    assert [(m.payload["account_id"], len(m.payload["entry_ids"])) for m in messages] == [
+        (first, 3),
+        (second, 1),
+    ]
+    assert {e.balance_after for e in await LedgerEntry.filter(kind=EntryKind.EXPIRY)} == {0, 60}
+
+
+async def test_a_run_with_an_earlier_clock_than_the_last_entry_sums_the_lots(clock):
+    """`expire-now` with a clock behind the ledger: balance_after is summed, not derived."""
+    account = await _account_with_lots("a@example.com", clock, [(100, 0), (200, 30), (300, 400)])
+    earlier = START + timedelta(days=380)  # before the day-400 purchase was written
+    result = await expire_due_lots(now=earlier)
+    assert (result.lots, result.credits) == (1, 100)
+    entry = await LedgerEntry.get(kind=EntryKind.EXPIRY)
+    assert entry.balance_after == 500  # the day-30 and day-400 lots are live at `earlier`
+    assert await available_credits(account, earlier) == 500
 
 
 @pytest.mark.parametrize(
