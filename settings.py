@@ -8,15 +8,30 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
+import asyncpg
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from tortoise.backends.base.config_generator import expand_db_url
 
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789"
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789"
 
 log = logging.getLogger("credits.settings")
+
+
+class StatelessConnection(asyncpg.Connection):  # type: ignore[misc]
+    """A pooled PostgreSQL connection released without `RESET ALL; UNLISTEN *; …`.
+
+    Tortoise takes a pool connection per statement outside transactions, and asyncpg
+    runs its reset query at every release: a second round trip per statement. The
+    service keeps no session state (no SET, LISTEN, cursors or advisory locks), and an
+    open transaction is still rolled back on release.
+    """
+
+    def get_reset_query(self) -> str:
+        return ""
 
 
 class ConfigurationError(RuntimeError):
@@ -126,12 +141,15 @@ def tortoise_config(
 ) -> dict[str, object]:
     settings = settings or get_settings()
     url = db_url or settings.effective_database_url
+    connection: str | dict[str, Any] = url
     if url.startswith(("postgres://", "postgresql://", "asyncpg://")):
         sep = "&" if "?" in url else "?"
         if "maxsize=" not in url:
             url = f"{url}{sep}minsize=1&maxsize={settings.db_pool_size}"
+        connection = expand_db_url(url)
+        connection["credentials"]["connection_class"] = StatelessConnection
     return {
-        "connections": {"default": url},
+        "connections": {"default": connection},
         "apps": {
             "credits": {
                 "models": ["models"],

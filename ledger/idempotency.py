@@ -59,16 +59,22 @@ async def run_once(
     key: str,
     payload: dict[str, Any],
     effect: Callable[[], Awaitable[Response]],
+    looked_up: bool = False,
 ) -> Response:
     """Run `effect` once per (user, operation, key); a replayable LedgerError is stored too.
 
     `effect` runs inside the transaction and returns a JSON-able answer. Replays of a
-    stored business error come back as `{"error": {...}, ...}`.
+    stored business error come back as `{"error": {...}, ...}`. `looked_up`: the caller
+    has just asked `stored_answer` and found nothing (a record written since then still
+    wins, through the unique index).
     """
     digest = request_hash(payload)
-    existing = await IdempotencyRecord.get_or_none(user_id=user_id, operation=operation, key=key)
-    if existing is not None:
-        return _replay(existing, digest)
+    if not looked_up:
+        existing = await IdempotencyRecord.get_or_none(
+            user_id=user_id, operation=operation, key=key
+        )
+        if existing is not None:
+            return _replay(existing, digest)
 
     async def claim_and_run() -> Response:
         record = await IdempotencyRecord.create(

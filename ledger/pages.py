@@ -42,9 +42,14 @@ def page_size(first: int | None) -> int:
     return first
 
 
-async def newest_first(query: QuerySet[M], *, first: int | None, after: int | None) -> Page[M]:
+async def newest_first(
+    query: QuerySet[M], *, first: int | None, after: int | None, related: tuple[str, ...] = ()
+) -> Page[M]:
+    """A page of `query`, newest first; `related` rows are joined into the page's query."""
     size = page_size(first)
     total = await query.count()
     window = query.filter(id__lt=after) if after is not None else query
+    if related:
+        window = window.select_related(*related)
     rows = await window.order_by("-id").limit(size + 1)
     return Page(items=list(rows[:size]), has_next=len(rows) > size, total=total)

@@ -14,9 +14,8 @@ from datetime import datetime
 from ledger import clock, codes, events, outbox, throttle
 from ledger.accounts import account_for
 from ledger.actors import Actor
-from ledger.balances import available_credits
 from ledger.db import atomic, lock_account
-from ledger.draws import take_credits
+from ledger.draws import Take, take_credits
 from ledger.errors import (
     CourseUnavailable,
     InsufficientCredits,
@@ -49,13 +48,20 @@ from models import (
 
 MAX_BATCH = 100
 MAX_REASON = 1000
+# Every list of redemptions shows the course and the learner: one join, not two lookups.
+LISTED_WITH = ("course", "learner")
 
 
-async def draw_credits(
-    *, account: Account, redemption: Redemption, actor_id: int | None, now: datetime
+async def record_draws(
+    *,
+    account: Account,
+    redemption: Redemption,
+    takes: list[Take],
+    actor_id: int | None,
+    now: datetime,
 ) -> None:
-    """Take the redemption's credits from the lots, recording each draw and entry."""
-    for take in await take_credits(account_id=account.id, credits=redemption.credits, now=now):
+    """A draw and a REDEMPTION entry for each lot the credits came from."""
+    for take in takes:
         await Draw.create(redemption=redemption, lot=take.lot, credits=take.credits)
         await LedgerEntry.create(
             account=account,
@@ -67,6 +73,16 @@ async def draw_credits(
             redemption=redemption,
             created_at=now,
         )
+
+
+async def draw_credits(
+    *, account: Account, redemption: Redemption, actor_id: int | None, now: datetime
+) -> None:
+    """Take the redemption's credits from the lots, recording each draw and entry."""
+    takes = await take_credits(account_id=account.id, credits=redemption.credits, now=now)
+    await record_draws(
+        account=account, redemption=redemption, takes=takes, actor_id=actor_id, now=now
+    )
 
 
 def _approves_at_once(account: Account, credits: int) -> bool:
@@ -104,13 +120,30 @@ async def redeem_credits(
     if course is None or not course.active:
         raise CourseUnavailable("that course cannot be bought now", field=["courseId"])
 
+    created: list[Redemption] = []
+
     async def request() -> Response:
         locked = await lock_account(account.id)
         if locked is None or locked.code_hash != code_hash:
             raise InvalidCode("that redemption code is not valid", field=["code"])
         now = clock.now()
-        automatic = _approves_at_once(locked, course.price_credits)
-        if automatic and await available_credits(locked.id, now) < course.price_credits:
+        if not _approves_at_once(locked, course.price_credits):
+            redemption = await Redemption.create(
+                account=locked,
+                learner_id=actor.user_id,
+                course=course,
+                credits=course.price_credits,
+                status=RedemptionStatus.PENDING,
+                requested_at=now,
+            )
+            await outbox.enqueue(events.REDEMPTION_REQUESTED, redemption_id=redemption.id)
+            created.append(redemption)
+            return {"redemption_id": redemption.id}
+        # Approved at once: take the credits first (it raises, changing nothing, when the
+        # balance does not cover the price), then record the redemption as approved.
+        try:
+            takes = await take_credits(account_id=locked.id, credits=course.price_credits, now=now)
+        except InsufficientCredits:
             error = InsufficientCredits("the account does not have enough credits for this")
             return {"error": error.to_dict()}
         redemption = await Redemption.create(
@@ -118,24 +151,30 @@ async def redeem_credits(
             learner_id=actor.user_id,
             course=course,
             credits=course.price_credits,
-            status=RedemptionStatus.PENDING,
+            status=RedemptionStatus.APPROVED,
             requested_at=now,
+            decided_at=now,
         )
-        if automatic:
-            await draw_credits(
-                account=locked, redemption=redemption, actor_id=actor.user_id, now=now
-            )
-            redemption.status, redemption.decided_at = RedemptionStatus.APPROVED, now
-            await redemption.save(update_fields=["status", "decided_at"])
-            await outbox.enqueue(events.REDEMPTION_APPROVED, redemption_id=redemption.id)
-        else:
-            await outbox.enqueue(events.REDEMPTION_REQUESTED, redemption_id=redemption.id)
+        await record_draws(
+            account=locked, redemption=redemption, takes=takes, actor_id=actor.user_id, now=now
+        )
+        await outbox.enqueue(events.REDEMPTION_APPROVED, redemption_id=redemption.id)
+        created.append(redemption)
         return {"redemption_id": redemption.id}
 
     response = await run_once(
-        user_id=actor.user_id, operation="redeemCredits", key=key, payload=payload, effect=request
+        user_id=actor.user_id,
+        operation="redeemCredits",
+        key=key,
+        payload=payload,
+        effect=request,
+        looked_up=True,
     )
     raise_stored_error(response)
+    # The row this call wrote (the last attempt's, should a retry have run the effect
+    # again), or the first call's when a concurrent duplicate won the key.
+    if created and created[-1].id == response["redemption_id"]:
+        return created[-1]
     return await Redemption.get(id=response["redemption_id"])
 
 
@@ -246,7 +285,7 @@ async def list_redemptions(
     query = Redemption.filter(account_id=account.id)
     if status is not None:
         query = query.filter(status=status)
-    return await newest_first(query, first=first, after=after)
+    return await newest_first(query, first=first, after=after, related=LISTED_WITH)
 
 
 async def list_my_redemptions(
@@ -255,7 +294,7 @@ async def list_my_redemptions(
     query = Redemption.filter(learner_id=actor.user_id)
     if status is not None:
         query = query.filter(status=status)
-    return await newest_first(query, first=first, after=after)
+    return await newest_first(query, first=first, after=after, related=LISTED_WITH)
 
 
 async def can_manage(actor: Actor, account_id: int) -> bool:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Self
+from typing import Self, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
+from tortoise.models import Model
 
 import models
 from ledger import balances, clock
@@ -146,6 +147,15 @@ class Purchase:
         return Lot.from_model(lot) if lot else None
 
 
+R = TypeVar("R", bound=Model)
+
+
+def _joined(row: Model, relation: str, model: type[R]) -> R | None:
+    """The related row a `select_related` query already fetched, if it did."""
+    found = getattr(row, f"_{relation}", None)  # where Tortoise keeps a fetched relation
+    return found if isinstance(found, model) else None
+
+
 async def _user(info: Info, user_id: int | None) -> User | None:
     row = await info.context.loaders.users_by_id.load(user_id) if user_id else None
     return User.from_model(row) if row else None
@@ -233,13 +243,17 @@ class Redemption:
 
     @strawberry.field
     async def course(self, info: Info) -> Course:
-        course = await info.context.loaders.courses_by_id.load(self.row.course_id)
+        course = _joined(self.row, "course", models.Course)
+        if course is None:
+            course = await info.context.loaders.courses_by_id.load(self.row.course_id)
         assert course is not None
         return Course.from_model(course)
 
     @strawberry.field
     async def learner(self, info: Info) -> User:
-        user = await info.context.loaders.users_by_id.load(self.row.learner_id)
+        user = _joined(self.row, "learner", models.User)
+        if user is None:
+            user = await info.context.loaders.users_by_id.load(self.row.learner_id)
         assert user is not None
         return User.from_model(user)
 

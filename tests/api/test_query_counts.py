@@ -86,3 +86,26 @@ async def test_listing_redemptions_is_not_n_plus_one(ann):
     assert all(edge["node"]["draws"] for edge in page["redemptions"]["edges"][:40])
     assert len(large.statements) == len(small.statements), large.statements
     assert len(large.statements) <= 10, large.statements
+
+
+PORTAL_REDEMPTIONS = """
+query { redemptions(first: 100) { totalCount pageInfo { hasNextPage endCursor }
+  edges { cursor node { id status credits requestedAt decidedAt
+    course { id sku title } learner { id email name } } } } }"""
+PORTAL_LOTS = """
+query { lots(first: 100) { totalCount pageInfo { hasNextPage endCursor }
+  edges { cursor node { id credits remaining purchasedAt expiresAt status } } } }"""
+
+
+async def test_the_portal_lists_cost_four_statements(ann):
+    """The caller, their account, the count and the page (course and learner joined)."""
+    await _approved_redemptions(ann, 100)
+    for query, field in ((PORTAL_REDEMPTIONS, "redemptions"), (PORTAL_LOTS, "lots")):
+        with counting_sql() as sql:
+            page = await ann.data(query)
+        assert page[field]["edges"], field
+        assert len(sql.statements) == 4, sql.statements
+    listed = (await ann.data(PORTAL_REDEMPTIONS))["redemptions"]
+    assert listed["totalCount"] == 100
+    newest = listed["edges"][0]["node"]  # the 100th request: course C1, learner L8
+    assert (newest["course"]["sku"], newest["learner"]["email"]) == ("C1", "l8@example.com")
