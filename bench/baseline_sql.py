@@ -44,36 +44,41 @@ LOT_COLUMNS = (
 LOT_COUNT = 'SELECT COUNT(*) FROM "lot" WHERE "account_id"=$1'
 LOT_PAGE = f'SELECT {LOT_COLUMNS} FROM "lot" WHERE "account_id"=$1 ORDER BY "id" DESC LIMIT $2'
 
-# redemptions(first: N) with course and learner (the DataLoaders batch them: IN lists)
+# redemptions(first: N) with course and learner (joined: ledger.redemptions.LISTED_WITH)
 REDEMPTION_COLUMNS = (
     '"id","account_id","learner_id","course_id","credits","status","requested_at",'
     '"decided_at","decided_by_id","reason"'
 )
 REDEMPTION_COUNT = 'SELECT COUNT(*) FROM "redemption" WHERE "account_id"=$1'
-REDEMPTION_PAGE = (
-    f'SELECT {REDEMPTION_COLUMNS} FROM "redemption" WHERE "account_id"=$1 '
-    'ORDER BY "id" DESC LIMIT $2'
+REDEMPTION_PAGE_JOINED = (
+    'SELECT "redemption"."id","redemption"."account_id","redemption"."learner_id",'
+    '"redemption"."course_id","redemption"."credits","redemption"."status",'
+    '"redemption"."requested_at","redemption"."decided_at","redemption"."decided_by_id",'
+    '"redemption"."reason",'
+    '"redemption__learner"."id" "redemption__learner.id",'
+    '"redemption__learner"."sub" "redemption__learner.sub",'
+    '"redemption__learner"."created_at" "redemption__learner.created_at",'
+    '"redemption__learner"."email" "redemption__learner.email",'
+    '"redemption__learner"."name" "redemption__learner.name",'
+    '"redemption__course"."id" "redemption__course.id",'
+    '"redemption__course"."sku" "redemption__course.sku",'
+    '"redemption__course"."title" "redemption__course.title",'
+    '"redemption__course"."price_credits" "redemption__course.price_credits",'
+    '"redemption__course"."active" "redemption__course.active",'
+    '"redemption__course"."created_at" "redemption__course.created_at",'
+    '"redemption__course"."updated_at" "redemption__course.updated_at" '
+    'FROM "redemption" LEFT OUTER JOIN "user" "redemption__learner" '
+    'ON "redemption__learner"."id"="redemption"."learner_id" '
+    'LEFT OUTER JOIN "course" "redemption__course" '
+    'ON "redemption__course"."id"="redemption"."course_id" '
+    'WHERE "redemption"."account_id"=$1 ORDER BY "redemption"."id" DESC LIMIT $2'
 )
 COURSE_COLUMNS = '"id","sku","title","price_credits","active","created_at","updated_at"'
-USER_COLUMNS = '"id","sub","created_at","email","name"'
-
-
-def in_list(count: int) -> str:
-    """Tortoise's `IN ($1,$2,…)`: one parameter per id, so one statement per list length."""
-    return ",".join(f"${i}" for i in range(1, count + 1))
-
-
-def courses_by_id(count: int) -> str:
-    return f'SELECT {COURSE_COLUMNS} FROM "course" WHERE "id" IN ({in_list(count)})'
-
-
-def users_by_id(count: int) -> str:
-    return f'SELECT {USER_COLUMNS} FROM "user" WHERE "id" IN ({in_list(count)})'
 
 
 # redeemCredits (ledger.redemptions.redeem_credits): the stored answer for the key
-# (IDEMPOTENCY_BY_KEY), the account by code, the course, the stored answer again
-# (ledger.idempotency.run_once), then the transaction below, then REDEMPTION_BY_ID.
+# (IDEMPOTENCY_BY_KEY), the account by code, the course, then the transaction below; the
+# answer is built from the row it inserted (REDEMPTION_BY_ID only for a replayed key).
 ACCOUNT_COLUMNS = (
     '"id","name","approval_mode","auto_approve_limit","code_hash","code_ciphertext",'
     '"saved_payment_method","created_by_id","created_at"'
@@ -90,7 +95,6 @@ INSERT_IDEMPOTENCY = (
     '"created_at","user_id") VALUES ($1,$2,$3,$4,$5,$6) RETURNING "id"'
 )
 LOCK_ACCOUNT = f'SELECT {ACCOUNT_COLUMNS} FROM "account" WHERE "id"=$1 LIMIT $2 FOR NO KEY UPDATE'
-AVAILABLE = 'SELECT SUM("remaining") "total" FROM "lot" WHERE "account_id"=$1 AND "expires_at">$2'
 INSERT_REDEMPTION = (
     'INSERT INTO "redemption" ("credits","status","requested_at","decided_at","reason",'
     '"account_id","course_id","decided_by_id","learner_id") '
@@ -112,7 +116,6 @@ INSERT_ENTRY = (
     '"expires_at","created_at","account_id","actor_id","lot_id","purchase_id",'
     '"redemption_id") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) RETURNING "id"'
 )
-APPROVE_REDEMPTION = 'UPDATE "redemption" SET "status"=$1,"decided_at"=$2 WHERE "id"=$3'
 INSERT_OUTBOX = (
     'INSERT INTO "outbox_message" ("kind","payload","created_at","dispatched_at",'
     '"delivered_at","attempts","last_error") VALUES ($1,$2,$3,$4,$5,$6,$7) RETURNING "id"'

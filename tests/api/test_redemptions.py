@@ -336,3 +336,22 @@ async def test_a_retry_answers_as_the_first_time_even_after_the_world_moved_on(
     again = await redeem(lee, account["redemptionCode"], shop["JIRA-101"]["id"], "checkout-9")
     assert again == first
     assert await Redemption.all().count() == 1
+
+
+async def test_a_decision_answers_with_the_course_and_the_learner(ann, lee, shop):
+    """Rows loaded one by one (not a joined list) still name their course and learner."""
+    account = await create_account(ann, approvalMode="MANUAL")
+    await buy(ann, 1_000, "p1")
+    pending = await redeem(lee, account["redemptionCode"], shop["JIRA-101"]["id"], "r1")
+    decided = await ann.mutate(
+        "approveRedemptions",
+        """mutation($ids: [ID!]!) { approveRedemptions(input: {ids: $ids}) {
+             redemptions { course { sku title } learner { email name } } } }""",
+        {"ids": [pending["redemption"]["id"]]},
+    )
+    assert decided["redemptions"] == [
+        {
+            "course": {"sku": "JIRA-101", "title": "Jira fundamentals"},
+            "learner": {"email": "lee@example.com", "name": "Lee Learner"},
+        }
+    ]
