@@ -190,8 +190,8 @@ async def run(sizes: dict[str, list[int]]) -> list[Result]:
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.exports", description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000, help="large CSV export")
     parser.add_argument(
         "--xlsx-rows",
@@ -200,7 +200,7 @@ def main() -> None:
         help="large XLSX export (openpyxl writes ~4,000 rows/s here)",
     )
     parser.add_argument("--small", type=int, default=100_000)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     small_xlsx = min(args.small, args.xlsx_rows // 10)
     results = asyncio.run(
         run({"csv": [args.small, args.rows], "xlsx": [small_xlsx, args.xlsx_rows]})
