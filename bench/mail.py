@@ -13,8 +13,8 @@ sink accepted.
 Baselines in the same run, to the same sink, with the same composed emails and no
 database or broker: one aiosmtplib connection reused for every email (the fastest this
 stack sends from one process), several connections reused at once, and the worker's own
-transport (`SmtpTransport`: a new connection per email) as many at a time as the worker
-has threads.
+transport (`SmtpTransport`, which keeps a few connections open between emails) as many
+at a time as the worker has threads.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ async def reuse_connections(port: int, emails: list[EmailMessage], connections: 
     await asyncio.gather(*(sender(emails[i::connections]) for i in range(connections)))
 
 
-async def new_connection_each(port: int, emails: list[EmailMessage], at_once: int) -> None:
+async def through_transport(port: int, emails: list[EmailMessage], at_once: int) -> None:
     transport = SmtpTransport(host="127.0.0.1", port=port)
     gate = asyncio.Semaphore(at_once)
 
@@ -194,8 +194,8 @@ async def baselines(sink: Sink, emails: list[EmailMessage], threads: int) -> lis
             lambda: reuse_connections(port, emails, threads),
         ),
         (
-            f"SmtpTransport (new connection each), {threads} at once",
-            lambda: new_connection_each(port, emails, threads),
+            f"SmtpTransport (the worker's, connections reused), {threads} at once",
+            lambda: through_transport(port, emails, threads),
         ),
     ]
     return [await measure_baseline(sink, name, send, n) for name, send in runs]

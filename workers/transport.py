@@ -11,7 +11,9 @@ import asyncio
 import logging
 import os
 import re
+import time
 import uuid
+import weakref
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -50,8 +52,31 @@ def _refused_for_good(exc: aiosmtplib.SMTPException) -> bool:
     return False
 
 
+@dataclass
+class _Connection:
+    client: aiosmtplib.SMTP
+    sent: int = 0
+    idle_since: float = 0.0
+
+
+# Connections kept open between emails, per event loop (an SMTP client belongs to the
+# loop it connected on: the worker's, the server's, each test's) and per transport.
+_IDLE: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[SmtpTransport, list[_Connection]]
+] = weakref.WeakKeyDictionary()
+MAX_IDLE_CONNECTIONS = 4
+IDLE_SECONDS = 20.0  # well under the 5 minutes after which servers commonly hang up
+MESSAGES_PER_CONNECTION = 100  # some servers refuse more on one connection
+
+
 @dataclass(frozen=True)
 class SmtpTransport:
+    """SMTP through aiosmtplib, reusing a few open connections between emails.
+
+    A reused connection the server has closed meanwhile is replaced once, transparently;
+    any other failure closes the connection it happened on.
+    """
+
     host: str
     port: int = 25
     username: str | None = None
@@ -60,24 +85,70 @@ class SmtpTransport:
     use_tls: bool = False
     timeout: float = SMTP_TIMEOUT_SECONDS
 
+    def _idle(self) -> list[_Connection]:
+        return _IDLE.setdefault(asyncio.get_running_loop(), {}).setdefault(self, [])
+
+    def _reusable(self) -> _Connection | None:
+        idle, now = self._idle(), time.monotonic()
+        while idle:
+            connection = idle.pop()
+            if connection.client.is_connected and now - connection.idle_since < IDLE_SECONDS:
+                return connection
+            connection.client.close()
+        return None
+
+    async def _connect(self) -> _Connection:
+        client = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            use_tls=self.use_tls,
+            start_tls=self.start_tls and not self.use_tls,
+            timeout=self.timeout,
+        )
+        await client.connect()
+        return _Connection(client)
+
+    async def _release(self, connection: _Connection) -> None:
+        connection.sent += 1
+        idle = self._idle()
+        if connection.sent >= MESSAGES_PER_CONNECTION or len(idle) >= MAX_IDLE_CONNECTIONS:
+            await _quit(connection.client)
+            return
+        connection.idle_since = time.monotonic()
+        idle.append(connection)
+
     async def send(self, message: EmailMessage) -> None:
+        connection = self._reusable()
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=self.host,
-                port=self.port,
-                username=self.username,
-                password=self.password,
-                use_tls=self.use_tls,
-                start_tls=self.start_tls and not self.use_tls,
-                timeout=self.timeout,
-            )
+            if connection is not None:
+                try:
+                    await connection.client.send_message(message)
+                except (aiosmtplib.SMTPServerDisconnected, OSError):
+                    connection.client.close()  # it hung up while idle: once more, afresh
+                    connection = None
+            if connection is None:
+                connection = await self._connect()
+                await connection.client.send_message(message)
         except aiosmtplib.SMTPException as exc:
+            if connection is not None:
+                connection.client.close()
             raise SendError(
                 f"{type(exc).__name__}: {exc}", permanent=_refused_for_good(exc)
             ) from exc
         except OSError as exc:
+            if connection is not None:
+                connection.client.close()
             raise SendError(f"{type(exc).__name__}: {exc}") from exc
+        await self._release(connection)
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    try:
+        await client.quit()
+    except (aiosmtplib.SMTPException, OSError):
+        client.close()
 
 
 def eml_filename(message: EmailMessage) -> str:

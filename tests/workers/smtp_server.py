@@ -21,6 +21,7 @@ class Received:
     rcpt_tos: list[str]
     raw: bytes
     message: EmailMessage
+    peer: Any = None  # the client's (address, port): one per SMTP connection
 
 
 class Inbox:
@@ -43,7 +44,9 @@ class Inbox:
         raw = bytes(envelope.content)
         message = BytesParser(policy=policy.default).parsebytes(raw)
         with self._lock:
-            self.received.append(Received(list(envelope.rcpt_tos), raw, message))  # type: ignore[arg-type]
+            self.received.append(
+                Received(list(envelope.rcpt_tos), raw, message, session.peer)  # type: ignore[arg-type]
+            )
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[Received]:

@@ -74,3 +74,32 @@ def test_a_hostile_message_id_cannot_leave_the_directory():
     message.replace_header("Message-ID", "<../../etc/passwd>")
     name = eml_filename(message)
     assert "/" not in name and Path(name).name == name
+
+
+async def test_emails_share_an_smtp_connection(smtp):
+    transport = transport_from_settings(smtp.settings())
+    for to in ("ann@example.com", "bob@example.com", "cy@example.com"):
+        await transport.send(_message(to))
+    assert smtp.inbox.recipients() == ["ann@example.com", "bob@example.com", "cy@example.com"]
+    assert len({r.peer for r in smtp.inbox.received}) == 1
+
+
+async def test_a_connection_the_server_dropped_is_replaced_without_losing_the_email(smtp):
+    transport = transport_from_settings(smtp.settings())
+    await transport.send(_message("ann@example.com"))
+    smtp.stop()  # the server restarts: the idle connection is dead
+    smtp.start()
+    await transport.send(_message("bob@example.com"))
+    assert smtp.inbox.recipients() == ["ann@example.com", "bob@example.com"]
+    assert len({r.peer for r in smtp.inbox.received}) == 2
+
+
+async def test_a_refusal_on_a_reused_connection_is_permanent_and_the_next_email_goes(smtp):
+    transport = transport_from_settings(smtp.settings())
+    await transport.send(_message("ann@example.com"))
+    smtp.inbox.refuse.add("nobody@example.com")
+    with pytest.raises(SendError) as caught:
+        await transport.send(_message("nobody@example.com"))
+    assert caught.value.permanent
+    await transport.send(_message("bob@example.com"))
+    assert smtp.inbox.recipients() == ["ann@example.com", "bob@example.com"]
