@@ -127,38 +127,33 @@ async def redeem_credits(
         if locked is None or locked.code_hash != code_hash:
             raise InvalidCode("that redemption code is not valid", field=["code"])
         now = clock.now()
-        if not _approves_at_once(locked, course.price_credits):
-            redemption = await Redemption.create(
-                account=locked,
-                learner_id=actor.user_id,
-                course=course,
-                credits=course.price_credits,
-                status=RedemptionStatus.PENDING,
-                requested_at=now,
-            )
-            await outbox.enqueue(events.REDEMPTION_REQUESTED, redemption_id=redemption.id)
-            created.append(redemption)
-            return {"redemption_id": redemption.id}
-        # Approved at once: take the credits first (it raises, changing nothing, when the
-        # balance does not cover the price), then record the redemption as approved.
-        try:
-            takes = await take_credits(account_id=locked.id, credits=course.price_credits, now=now)
-        except InsufficientCredits:
-            error = InsufficientCredits("the account does not have enough credits for this")
-            return {"error": error.to_dict()}
+        approve = _approves_at_once(locked, course.price_credits)
+        takes: list[Take] = []
+        if approve:
+            # Take the credits first: it raises, changing nothing, when the balance does
+            # not cover the price; then the redemption is written approved at once.
+            try:
+                takes = await take_credits(
+                    account_id=locked.id, credits=course.price_credits, now=now
+                )
+            except InsufficientCredits:
+                error = InsufficientCredits("the account does not have enough credits for this")
+                return {"error": error.to_dict()}
         redemption = await Redemption.create(
             account=locked,
             learner_id=actor.user_id,
             course=course,
             credits=course.price_credits,
-            status=RedemptionStatus.APPROVED,
+            status=RedemptionStatus.APPROVED if approve else RedemptionStatus.PENDING,
             requested_at=now,
-            decided_at=now,
+            decided_at=now if approve else None,
         )
-        await record_draws(
-            account=locked, redemption=redemption, takes=takes, actor_id=actor.user_id, now=now
-        )
-        await outbox.enqueue(events.REDEMPTION_APPROVED, redemption_id=redemption.id)
+        if approve:
+            await record_draws(
+                account=locked, redemption=redemption, takes=takes, actor_id=actor.user_id, now=now
+            )
+        kind = events.REDEMPTION_APPROVED if approve else events.REDEMPTION_REQUESTED
+        await outbox.enqueue(kind, redemption_id=redemption.id)
         created.append(redemption)
         return {"redemption_id": redemption.id}
 

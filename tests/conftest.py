@@ -7,47 +7,30 @@ created for the session and dropped afterwards); otherwise a SQLite file is used
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
 import pytest
 from tortoise import Tortoise, connections
 
 from ledger import clock as app_clock
 from ledger import payments
 from settings import get_settings, tortoise_config
+from tests.databases import postgres_url, scratch_database
 from tests.helpers import GraphQLClient, make_client
-
-
-def _postgres_url() -> str | None:
-    url = os.environ.get("DATABASE_URL", "")
-    return url if url.startswith(("postgres://", "postgresql://")) else None
+from tests.workers.smtp_server import SmtpServer
 
 
 @pytest.fixture(scope="session")
 def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    base = _postgres_url()
+    base = postgres_url()
     if base is None:
         path = tmp_path_factory.mktemp("db") / "credits.sqlite3"
         yield f"sqlite://{path}"
         return
-    name = f"credits_test_{uuid.uuid4().hex[:10]}"
-    admin = base.rsplit("/", 1)[0] + "/postgres"
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin.replace("postgres://", "postgresql://", 1))
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    yield base.rsplit("/", 1)[0] + "/" + name
-    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_database(base, "credits_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -190,3 +173,12 @@ def http_factory(server: str):  # type: ignore[no-untyped-def]
         )
 
     return factory
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server on loopback that keeps what it accepts."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()

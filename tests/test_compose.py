@@ -22,7 +22,6 @@ reproduced as far as it can be on the host:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import email.utils
 import fnmatch
@@ -40,14 +39,12 @@ import sys
 import sysconfig
 import time
 import tomllib
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 import pytest
 import redis
@@ -58,8 +55,8 @@ from pydantic import AliasChoices, AliasPath
 
 import cli
 from settings import DEV_JWT_SECRET, DEV_SECRET_KEY, Settings, tortoise_config
+from tests.databases import postgres_url, scratch_database
 from tests.live import free_port
-from tests.workers.smtp_server import SmtpServer
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "compose.yaml"
@@ -684,13 +681,8 @@ def test_the_image_code_imports_and_builds_the_app_from_compose_environment(imag
 # Running compose's commands on this host -----------------------------------------------
 
 
-def _postgres_url() -> str | None:
-    url = os.environ.get("DATABASE_URL", "")
-    return url if url.startswith(("postgres://", "postgresql://")) else None
-
-
 live = pytest.mark.skipif(
-    not (_postgres_url() and os.environ.get("REDIS_URL")),
+    not (postgres_url() and os.environ.get("REDIS_URL")),
     reason="needs DATABASE_URL=postgres://… and REDIS_URL (CI sets both)",
 )
 
@@ -702,25 +694,11 @@ def _swap_server(compose_url: str, local_url: str, path: str) -> str:
 
 
 @pytest.fixture
-def scratch_database() -> Iterator[str]:
-    """A throwaway database on the DATABASE_URL server (as conftest's db_url makes)."""
-    base = _postgres_url()
+def scratch_postgres() -> Iterator[str]:
+    base = postgres_url()
     assert base is not None
-    name = f"credits_compose_{uuid.uuid4().hex[:10]}"
-    admin = base.rsplit("/", 1)[0] + "/postgres"
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin.replace("postgres://", "postgresql://", 1))
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.rsplit("/", 1)[0] + "/" + name
-    finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_database(base, "credits_compose") as url:
+        yield url
 
 
 @pytest.fixture
@@ -742,14 +720,6 @@ def scratch_redis() -> Iterator[str]:
         client.flushdb()
     finally:
         client.close()
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @dataclass
@@ -795,7 +765,7 @@ def _graphql(base: str, token: str, query: str) -> dict[str, Any]:
 
 @live
 def test_compose_commands_run_together_and_email_through_the_worker(
-    image, scratch_database, scratch_redis, smtp, tmp_path
+    image, scratch_postgres, scratch_redis, smtp, tmp_path
 ):
     started = time.monotonic()
     api_port = free_port()
@@ -803,7 +773,7 @@ def test_compose_commands_run_together_and_email_through_the_worker(
     def env_of(service: str) -> dict[str, str]:
         env = str_environment(service)
         env["DATABASE_URL"] = _swap_server(
-            env["DATABASE_URL"], scratch_database, urlsplit(scratch_database).path
+            env["DATABASE_URL"], scratch_postgres, urlsplit(scratch_postgres).path
         )
         env["REDIS_URL"] = _swap_server(
             env["REDIS_URL"], scratch_redis, urlsplit(scratch_redis).path
