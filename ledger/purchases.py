@@ -36,7 +36,12 @@ async def add_lot(
     reason: str | None = None,
     reference: str | None = None,
 ) -> Lot:
-    """Add a lot and its ledger entry. The caller holds the account lock."""
+    """Add a lot and its ledger entry. The caller holds the account lock.
+
+    The entry's `balance_after` is the balance at its `created_at`, to the microsecond:
+    the expiry job derives later balances from it (ledger.expiry).
+    """
+    now = clock.now()
     lot = await Lot.create(
         account=account,
         purchase=purchase,
@@ -44,19 +49,19 @@ async def add_lot(
         remaining=credits,
         purchased_at=purchased_at,
         expires_at=clock.add_years(purchased_at, LOT_LIFETIME_YEARS),
-        created_at=clock.now(),
+        created_at=now,
     )
     await LedgerEntry.create(
         account=account,
         lot=lot,
         kind=kind,
         credits=credits,
-        balance_after=await available_credits(account.id),
+        balance_after=await available_credits(account.id, now),
         actor_id=actor_id,
         purchase=purchase,
         reason=reason,
         reference=reference,
-        created_at=clock.now(),
+        created_at=now,
     )
     return lot
 
