@@ -209,12 +209,16 @@ async def _redemption_batches(account_id: int, request: ExportRequest) -> AsyncI
         yield batch
 
 
-async def open_export(actor: Actor, request: ExportRequest) -> AsyncIterator[list[Row]]:
-    """Check access now, then answer the rows in batches."""
+def _check_dates(request: ExportRequest) -> None:
     check_date(request.start, "from")
     check_date(request.end, "to")
     if request.start and request.end and request.start > request.end:
         raise InvalidInput("from must not be after to", field=["from"])
+
+
+async def open_export(actor: Actor, request: ExportRequest) -> AsyncIterator[list[Row]]:
+    """Check access now, then answer the rows in batches."""
+    _check_dates(request)
     account = await account_for(actor, request.account_id)
     if request.dataset is Dataset.TRANSACTIONS:
         return _transaction_batches(account.id, request)
@@ -233,8 +237,7 @@ def _encode(data: dict[str, Any]) -> str:
 
 def sign_link(actor: Actor, request: ExportRequest) -> tuple[str, datetime]:
     """A token for `/exports/<file>?token=…`, valid for a few minutes."""
-    check_date(request.start, "from")
-    check_date(request.end, "to")
+    _check_dates(request)
     expires = clock.now() + LINK_LIFETIME
     body = _encode(
         {

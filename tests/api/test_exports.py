@@ -111,3 +111,14 @@ async def test_no_export_without_auth_or_of_another_account(ann, bob, support):
     as_support = await _get(f"/exports/transactions.csv?accountId={account['id']}", support)
     assert as_support.status_code == 200
     assert (await _get("/exports/secrets.csv", ann)).status_code == 400
+
+
+async def test_a_link_from_after_to_is_invalid_input(ann, clock):
+    await create_account(ann)
+    today = clock.current.date()
+    query = """query($f: Date, $t: Date) {
+      exportLink(dataset: TRANSACTIONS, format: CSV, from: $f, to: $t) { url }
+    }"""
+    later = str(today + timedelta(days=1))
+    assert await ann.error_code(query, {"f": later, "t": str(today)}) == "INVALID_INPUT"
+    assert (await ann.data(query, {"f": str(today), "t": str(today)}))["exportLink"]["url"]
