@@ -17,6 +17,8 @@ from datetime import date
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -90,6 +92,18 @@ async def _csv(columns: list[str], batches: AsyncIterator[list[Row]]) -> AsyncIt
     yield buffer.getvalue().encode()
 
 
+def _typed(sheet: Any, value: Any) -> Any:
+    """Text as a string cell, where openpyxl would make "=…" a formula or "#N/A" an error.
+
+    Other text is already a string cell; wrapping every one costs ~15 % of the export.
+    """
+    if not isinstance(value, str) or not (value.startswith("=") or value in ERROR_CODES):
+        return value
+    typed = WriteOnlyCell(sheet, value)
+    typed.data_type = "s"
+    return typed
+
+
 async def _xlsx(columns: list[str], batches: AsyncIterator[list[Row]]) -> AsyncIterator[bytes]:
     workbook = Workbook(write_only=True)
     sheet: Any = workbook.create_sheet("export")
@@ -97,7 +111,7 @@ async def _xlsx(columns: list[str], batches: AsyncIterator[list[Row]]) -> AsyncI
 
     def append(rows: list[Row]) -> None:
         for row in rows:
-            sheet.append([cell(v) for v in row])
+            sheet.append([_typed(sheet, cell(v)) for v in row])
 
     async for batch in batches:
         await asyncio.to_thread(append, batch)

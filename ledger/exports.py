@@ -273,10 +273,25 @@ def verify_link(token: str) -> tuple[int, bool, ExportRequest]:
     return int(data["u"]), bool(data["s"]), request
 
 
+# What makes a spreadsheet read a cell as a formula (OWASP "CSV injection"), and the
+# full-width forms some locales' spreadsheets treat the same way.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def inert(value: str) -> str:
+    """Text a spreadsheet shows and never runs: a leading formula character gets a quote.
+
+    Only text is quoted: numbers (a debit of -150 credits) stay numbers.
+    """
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
 def cell(value: Any) -> Any:
     """A value as a spreadsheet cell: UTC datetimes without their zone (Excel has none)."""
     if isinstance(value, datetime):
         return value.astimezone(UTC).replace(tzinfo=None)
+    if isinstance(value, str):
+        return inert(value)
     return value
 
 
@@ -285,6 +300,8 @@ def text(value: Any) -> str:
         return ""
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
+    if isinstance(value, str):
+        return inert(value)
     return str(value)
 
 

