@@ -106,7 +106,7 @@ async def _run_scheduler() -> None:
     settings = get_settings()
     settings.check()
     await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
-    dispatcher = BrokerDispatcher() if settings.redis_url else InProcessDispatcher()
+    dispatcher = BrokerDispatcher(settings) if settings.redis_url else InProcessDispatcher(settings)
     scheduler = build_scheduler(settings, dispatcher, tick_lock(settings, socket.gethostname()))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -146,21 +146,14 @@ def cmd_send_reminders(args: argparse.Namespace) -> None:
 
 
 def cmd_outbox(args: argparse.Namespace) -> None:
-    """List notifications not yet delivered, oldest first, with their last error."""
-    from models import OutboxMessage
+    """List notifications not yet delivered, failed ones first; `--retry` sends the
+    failed ones again."""
+    from ledger.outbox import list_undelivered, retry_failed
 
     async def run() -> str:
-        rows = (
-            await OutboxMessage.filter(delivered_at__isnull=True).order_by("id").limit(args.limit)
-        )
-        lines = [f"{len(rows)} undelivered (showing at most {args.limit})"]
-        for row in rows:
-            state = "dispatched" if row.dispatched_at else "waiting"
-            lines.append(
-                f"{row.id:>8}  {row.kind:<22} {state:<10} attempts={row.attempts}  "
-                f"{(row.last_error or '')[:120]}"
-            )
-        return "\n".join(lines)
+        if args.retry:
+            return f"{await retry_failed()} failed notifications queued again"
+        return await list_undelivered(limit=args.limit)
 
     print(asyncio.run(_with_database(run)))
 
@@ -209,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     outbox = commands.add_parser("outbox", help="list notifications not yet delivered")
     outbox.add_argument("--limit", type=int, default=50)
+    outbox.add_argument(
+        "--retry", action="store_true", help="send the notifications that failed for good again"
+    )
     outbox.set_defaults(run=cmd_outbox)
     commands.add_parser(
         "expire-now", help="run the expiry job here, now, with this process's clock"

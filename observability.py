@@ -38,7 +38,13 @@ HTTP_LATENCY = Histogram(
 GRAPHQL_OPERATIONS = Counter(
     "credits_graphql_operations_total", "GraphQL operations", ["operation", "type", "outcome"]
 )
-OUTBOX_BACKLOG = Gauge("credits_outbox_backlog", "Outbox rows not yet delivered")
+OUTBOX_BACKLOG = Gauge(
+    "credits_outbox_backlog", "Outbox rows on their way (not delivered, not failed)"
+)
+OUTBOX_FAILED = Gauge(
+    "credits_outbox_failed",
+    "Outbox rows whose delivery gave up; `credits outbox --retry` sends them again",
+)
 JOBS = Counter("credits_jobs_total", "Scheduled job runs", ["job", "outcome"])
 
 
@@ -103,7 +109,9 @@ async def metrics(request: Request) -> Response:
     from models import OutboxMessage
 
     try:
-        OUTBOX_BACKLOG.set(await OutboxMessage.filter(delivered_at__isnull=True).count())
+        undelivered = OutboxMessage.filter(delivered_at__isnull=True)
+        OUTBOX_BACKLOG.set(await undelivered.filter(failed_at__isnull=True).count())
+        OUTBOX_FAILED.set(await undelivered.filter(failed_at__isnull=False).count())
     except Exception:  # metrics must answer even when the database does not
         logging.getLogger("credits.metrics").warning("outbox backlog unavailable")
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     database_url: str = ""
     db_pool_size: int = Field(default=20, ge=1)
     redis_url: str = ""
+    # Prefix of every Redis queue and key: deployments sharing one Redis database stay apart.
+    redis_namespace: str = Field(default="credits", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
 
     jwt_secret: str = DEV_JWT_SECRET
     jwt_jwks_url: str = ""
@@ -77,6 +79,13 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     mail_retry_min_backoff_ms: int = Field(default=15_000, ge=10)
     mail_max_retries: int = Field(default=20, ge=0)
+    # A dispatched notification with no attempt for its retry backoff plus this long was
+    # lost by the broker and is handed over again; the relay looks this often.
+    outbox_redispatch_seconds: float = Field(default=300, gt=0)
+    outbox_sweep_seconds: float = Field(default=30, gt=0)
+    # A worker killed mid-delivery holds its message this long at most (renewed while
+    # sending).
+    mail_lease_seconds: float = Field(default=60, ge=1)
 
     # Wrong redemption codes allowed per user / per client address in one window.
     code_attempts_per_user: int = Field(default=10, ge=1)

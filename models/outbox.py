@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 class OutboxMessage(Model):
     """A notification intent, written in the transaction that caused it.
 
-    The relay hands undispatched rows to the broker and stamps `dispatched_at`.
+    The relay hands undispatched rows to the broker and stamps `dispatched_at`; a row
+    dispatched long ago and neither delivered nor failed is handed over again.
     """
 
     id = fields.IntField(primary_key=True)
@@ -22,7 +23,11 @@ class OutboxMessage(Model):
     dispatched_at = fields.DatetimeField(null=True)
     delivered_at = fields.DatetimeField(null=True)
     attempts = fields.IntField(default=0)
+    last_attempt_at = fields.DatetimeField(null=True)
     last_error = fields.TextField(null=True)
+    # Set when delivery gave up (a permanent refusal, or the retries ran out); the row
+    # stays listed by `credits outbox` until `credits outbox --retry` clears it.
+    failed_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "outbox_message"

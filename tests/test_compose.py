@@ -639,7 +639,8 @@ settings = get_settings()
 settings.check()
 from app import create_app
 create_app(settings, manage_database=False)
-from workers.broker import broker
+from workers.broker import make_worker_broker
+broker = make_worker_broker(settings)
 from workers.transport import transport_from_settings
 from notifications.render import environment
 print(json.dumps({

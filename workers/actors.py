@@ -1,45 +1,34 @@
-"""Actors: thin, idempotent, given ids. Each calls one function that holds the rules."""
+"""The entry point `credits worker` gives dramatiq: one actor per job of `workers.jobs`.
+
+Importing this module builds the Redis broker and declares the actors, which is what
+dramatiq's command line expects of the module it is given; nothing else imports it.
+"""
 
 from __future__ import annotations
 
-import logging
-
 import dramatiq
 
-from ledger import expiry
 from settings import get_settings
-from workers import mail
-from workers.broker import broker
+from workers.broker import make_worker_broker
+from workers.jobs import Job, registry
 
 _settings = get_settings()
-log = logging.getLogger("credits.jobs")
+broker = make_worker_broker(_settings)
+dramatiq.set_broker(broker)
 
 
-@dramatiq.actor(
-    broker=broker,
-    queue_name="mail",
-    max_retries=_settings.mail_max_retries,
-    min_backoff=_settings.mail_retry_min_backoff_ms,
-    max_backoff=24 * 3600 * 1000,
-    throws=(mail.PermanentDeliveryError,),
-)
-async def deliver_notification(message_id: int) -> None:
-    """Email everyone an outbox message is for; recipients already emailed are skipped."""
-    await mail.deliver(message_id)
+def declare(job: Job) -> dramatiq.Actor[..., None]:
+    decorate = dramatiq.actor(
+        actor_name=job.name.value,
+        broker=broker,
+        queue_name=job.queue,
+        max_retries=job.max_retries,
+        min_backoff=job.min_backoff_ms,
+        max_backoff=job.max_backoff_ms,
+        time_limit=job.time_limit_ms,
+        throws=job.permanent,
+    )
+    return decorate(job.run)
 
 
-@dramatiq.actor(broker=broker, queue_name="jobs", max_retries=3, time_limit=3_600_000)
-async def expire_lots() -> None:
-    """The nightly expiry job; running it twice expires nothing twice."""
-    result = await expiry.expire_due_lots()
-    log.info("expiry: %d lots, %d credits expired", result.lots, result.credits)
-
-
-@dramatiq.actor(broker=broker, queue_name="jobs", max_retries=3, time_limit=3_600_000)
-async def send_expiry_reminders() -> None:
-    """Queue the 90/30/7-day reminders; each lot and threshold only once."""
-    result = await expiry.send_expiry_reminders()
-    log.info("reminders: %d messages for %d lots", result.messages, result.lots)
-
-
-ACTORS = {a.actor_name: a for a in (deliver_notification, expire_lots, send_expiry_reminders)}
+ACTORS = {name: declare(job) for name, job in registry(_settings).items()}

@@ -1,35 +1,45 @@
-"""The dramatiq broker: Redis when REDIS_URL is set, else an in-memory stub.
+"""The dramatiq broker on Redis, built only where it is used.
 
-The stub only lets actors be declared in `credits serve`; there, messages never go
-through dramatiq but through `workers.dispatch.InProcessDispatcher`. Importing this
-module sets the global broker, so import it before any actor module.
+`credits worker` builds one with the middleware that runs async jobs and opens the
+database (`make_worker_broker`); an API process that only enqueues builds a bare one
+(`make_broker`). Nothing here runs at import time. Queues and keys live under
+REDIS_NAMESPACE, so two deployments can share one Redis database.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO, Middleware
 
-from settings import Settings, get_settings, tortoise_config
+from settings import ConfigurationError, Settings, tortoise_config
 
 log = logging.getLogger("credits.workers")
+
+
+def make_broker(settings: Settings) -> RedisBroker:
+    if not settings.redis_url:
+        raise ConfigurationError("the dramatiq broker needs REDIS_URL")
+    return RedisBroker(  # type: ignore[no-untyped-call]
+        url=settings.redis_url, namespace=settings.redis_namespace
+    )
 
 
 class Database(Middleware):
     """Opens Tortoise on the worker's event loop before any message, closes it after.
 
-    Also starts the outbox relay on that loop, so every worker process hands committed
+    Also runs the outbox relay on that loop, so every worker process hands committed
     notifications to the broker (several relays are safe: they skip each other's rows).
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._stop: asyncio.Event | None = None
 
     def before_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
         from tortoise import Tortoise
@@ -38,15 +48,15 @@ class Database(Middleware):
         from workers.relay import run_relay
 
         loop_thread = get_event_loop_thread()
-        assert loop_thread is not None, "the AsyncIO middleware must come first"
+        if loop_thread is None:
+            raise RuntimeError("the AsyncIO middleware must come before Database")
         loop_thread.run_coroutine(
             Tortoise.init(config=tortoise_config(self.settings), _enable_global_fallback=True)
         )
-        self._stop = loop_thread.run_coroutine(_make_event())
+        stop = self._stop = loop_thread.run_coroutine(_make_event())
+        dispatcher = BrokerDispatcher(self.settings, broker)
         loop_thread.loop.call_soon_threadsafe(
-            lambda: loop_thread.loop.create_task(
-                run_relay(BrokerDispatcher(), self._stop, self.settings.outbox_poll_seconds)
-            )
+            lambda: loop_thread.loop.create_task(run_relay(dispatcher, stop, self.settings))
         )
         log.info("worker ready: database open, outbox relay running")
 
@@ -54,29 +64,18 @@ class Database(Middleware):
         from tortoise import Tortoise
 
         loop_thread = get_event_loop_thread()
-        if loop_thread is None:
+        if loop_thread is None or self._stop is None:
             return
         loop_thread.loop.call_soon_threadsafe(self._stop.set)
         loop_thread.run_coroutine(Tortoise.close_connections())
 
 
-async def _make_event() -> Any:
-    import asyncio
-
+async def _make_event() -> asyncio.Event:
     return asyncio.Event()
 
 
-def make_broker(settings: Settings) -> dramatiq.Broker:
-    broker: dramatiq.Broker
-    broker = (
-        RedisBroker(url=settings.redis_url)  # type: ignore[no-untyped-call]
-        if settings.redis_url
-        else StubBroker()
-    )
+def make_worker_broker(settings: Settings) -> RedisBroker:
+    broker = make_broker(settings)
     broker.add_middleware(AsyncIO())
     broker.add_middleware(Database(settings))
     return broker
-
-
-broker = make_broker(get_settings())
-dramatiq.set_broker(broker)

@@ -1,58 +1,81 @@
-"""Handing work to the workers: through dramatiq, or on this process's own loop.
+"""Handing jobs to the workers: through the Redis broker, or on this process's own loop.
 
 `credits serve` without REDIS_URL has no separate worker: its InProcessDispatcher runs
-the same actor functions as tasks on the server's event loop, retrying with backoff.
+the jobs of `workers.jobs` as tasks on the server's event loop, retrying with the same
+policy dramatiq would use.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from workers.actors import ACTORS
+import dramatiq
+
+from settings import Settings
+from workers.jobs import Job, JobName, registry
 
 log = logging.getLogger("credits.workers")
 
 
 class Dispatcher(Protocol):
-    async def send(self, actor_name: str, *args: Any) -> None: ...
+    async def send(self, job: JobName, *args: Any) -> None: ...
 
 
 class BrokerDispatcher:
     """Enqueue on the dramatiq broker (Redis). Raises when the broker is unreachable."""
 
-    async def send(self, actor_name: str, *args: Any) -> None:
-        await asyncio.to_thread(ACTORS[actor_name].send, *args)
+    def __init__(self, settings: Settings, broker: dramatiq.Broker | None = None) -> None:
+        from workers.broker import make_broker
+
+        self.jobs = registry(settings)
+        self.broker = broker or make_broker(settings)
+
+    async def send(self, job: JobName, *args: Any) -> None:
+        message: dramatiq.Message[Any] = dramatiq.Message(
+            queue_name=self.jobs[job].queue,
+            actor_name=job.value,
+            args=args,
+            kwargs={},
+            options={},
+        )
+        await asyncio.to_thread(self.broker.enqueue, message)
 
 
 class InProcessDispatcher:
-    def __init__(self, *, retries: int = 5, min_backoff: float = 1.0) -> None:
-        self.retries = retries
-        self.min_backoff = min_backoff
+    """Runs each job as a task of its own on the running loop.
+
+    The task starts in an empty context, never in the caller's: the relay sends from
+    inside its transaction, and Tortoise keeps that transaction's connection in a context
+    variable; a task that inherited it would use the connection after it went back to the
+    pool ("another operation is in progress"). Tortoise's global fallback gives the task
+    the pool instead.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.jobs = registry(settings)
         self.tasks: set[asyncio.Task[None]] = set()
 
-    async def send(self, actor_name: str, *args: Any) -> None:
-        task = asyncio.get_running_loop().create_task(self._run(actor_name, args))
+    async def send(self, job: JobName, *args: Any) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._run(self.jobs[job], args), context=contextvars.Context()
+        )
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _run(self, actor_name: str, args: tuple[Any, ...]) -> None:
-        actor = ACTORS[actor_name]
-        # dramatiq wraps an async actor's function in a bridge to its own loop thread.
-        body: Callable[..., Awaitable[None]] = actor.fn.__wrapped__  # type: ignore[union-attr]
-        throws = actor.options.get("throws") or ()
-        for attempt in range(self.retries + 1):
+    async def _run(self, job: Job, args: tuple[Any, ...]) -> None:
+        for attempt in range(job.max_retries + 1):
             try:
-                await body(*args)
+                await job.run(*args)
                 return
             except Exception as exc:
-                if isinstance(exc, throws) or attempt == self.retries:
-                    log.error("%s%s failed for good: %s", actor_name, args, exc)
+                if isinstance(exc, job.permanent) or attempt == job.max_retries:
+                    log.error("%s%s failed for good: %s", job.name, args, exc)
                     return
-                delay = self.min_backoff * 2**attempt
-                log.warning("%s%s failed (%s); retrying in %.1fs", actor_name, args, exc, delay)
+                delay = job.backoff_seconds(attempt)
+                log.warning("%s%s failed (%s); retrying in %.1fs", job.name, args, exc, delay)
                 await asyncio.sleep(delay)
 
     async def drain(self) -> None:

@@ -22,7 +22,7 @@ log = logging.getLogger("credits.workers")
 class EmbeddedWorkers:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.dispatcher = InProcessDispatcher(min_backoff=settings.mail_retry_min_backoff_ms / 1000)
+        self.dispatcher = InProcessDispatcher(settings)
         self.stop_event = asyncio.Event()
         self.scheduler = build_scheduler(
             settings, self.dispatcher, DatabaseTickLock(f"serve@{socket.gethostname()}")
@@ -31,7 +31,7 @@ class EmbeddedWorkers:
 
     def start(self) -> None:
         self.relay = asyncio.get_running_loop().create_task(
-            run_relay(self.dispatcher, self.stop_event, self.settings.outbox_poll_seconds)
+            run_relay(self.dispatcher, self.stop_event, self.settings)
         )
         self.scheduler.start()
         log.info("embedded workers: outbox relay, mail delivery and scheduler in-process")

@@ -10,6 +10,8 @@ the outbox row (`attempts`, `last_error`) and raised for the actor to retry.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import email.utils
 import hashlib
 import logging
@@ -34,9 +36,6 @@ from workers.transport import SendError, Transport, transport_from_settings
 
 log = logging.getLogger("credits.mail")
 
-# Longer than a delivery can take (recipients x SMTP timeout); a crashed worker's lease
-# lapses after this and the retry takes it over.
-LEASE = timedelta(minutes=10)
 MAX_ERROR_LENGTH = 2000
 SMTP_MAX_LINE = 998
 
@@ -98,24 +97,47 @@ _HOLDER_PREFIX = f"{socket.gethostname()}:{os.getpid()}"
 
 
 @asynccontextmanager
-async def _lease(message_id: int) -> AsyncIterator[None]:
+async def _lease(message_id: int, length: timedelta) -> AsyncIterator[None]:
+    """Hold the message's lease while delivering, renewing it every third of `length`:
+    a worker killed mid-delivery holds the message for at most `length`."""
     name = f"mail:outbox:{message_id}"
     holder = f"{_HOLDER_PREFIX}:{uuid.uuid4().hex}"[-128:]
     now = clock.now()
     try:
-        await JobLease.create(name=name, holder=holder, expires_at=now + LEASE)
+        await JobLease.create(name=name, holder=holder, expires_at=now + length)
     except IntegrityError:
         taken = await JobLease.filter(name=name, expires_at__lte=now).update(
-            holder=holder, expires_at=now + LEASE
+            holder=holder, expires_at=now + length
         )
         if not taken:
             raise DeliveryBusy(f"outbox message {message_id} is being delivered") from None
+    renewal = asyncio.get_running_loop().create_task(
+        _renew(name, holder, length), context=contextvars.Context()
+    )
     try:
         yield
     finally:
+        renewal.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewal
         await _after_send(
             "releasing the lease", lambda: JobLease.filter(name=name, holder=holder).delete()
         )
+
+
+async def _renew(name: str, holder: str, length: timedelta) -> None:
+    while True:
+        await asyncio.sleep(length.total_seconds() / 3)
+        try:
+            kept = await JobLease.filter(name=name, holder=holder).update(
+                expires_at=clock.now() + length
+            )
+        except Exception as exc:  # the next renewal may succeed; the lease has time left
+            log.warning("renewing %s failed: %s", name, exc)
+            continue
+        if not kept:
+            log.warning("%s was taken over by another worker", name)
+            return
 
 
 async def _record_error(message_id: int, error: str) -> None:
@@ -216,11 +238,13 @@ async def deliver(
         return DeliveryReport(message_id=message_id)
     if message.delivered_at is not None:
         return DeliveryReport(message_id=message_id, already_delivered=True)
-    async with _lease(message_id):
+    async with _lease(message_id, timedelta(seconds=settings.mail_lease_seconds)):
         await message.refresh_from_db(fields=["delivered_at"])
         if message.delivered_at is not None:
             return DeliveryReport(message_id=message_id, already_delivered=True)
-        await OutboxMessage.filter(id=message_id).update(attempts=F("attempts") + 1)
+        await OutboxMessage.filter(id=message_id).update(
+            attempts=F("attempts") + 1, last_attempt_at=clock.now()
+        )
         emails = await _emails_of(message, settings)
         report = await _send_all(
             message, emails, settings, transport or transport_from_settings(settings)

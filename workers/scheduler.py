@@ -19,6 +19,7 @@ from ledger import clock
 from models import JobLease
 from settings import Settings
 from workers.dispatch import Dispatcher
+from workers.jobs import JobName
 
 log = logging.getLogger("credits.scheduler")
 LOCK_SECONDS = 6 * 3600
@@ -29,16 +30,16 @@ class TickLock(Protocol):
 
 
 class RedisTickLock:
-    def __init__(self, url: str, holder: str) -> None:
+    def __init__(self, url: str, holder: str, *, namespace: str = "credits") -> None:
         import redis.asyncio as redis
 
         self._redis = redis.from_url(url)
         self.holder = holder
+        self.namespace = namespace
 
     async def acquire(self, name: str) -> bool:
-        return bool(
-            await self._redis.set(f"credits:tick:{name}", self.holder, nx=True, ex=LOCK_SECONDS)
-        )
+        key = f"{self.namespace}:tick:{name}"
+        return bool(await self._redis.set(key, self.holder, nx=True, ex=LOCK_SECONDS))
 
 
 class DatabaseTickLock:
@@ -63,13 +64,13 @@ class DatabaseTickLock:
 
 def tick_lock(settings: Settings, holder: str) -> TickLock:
     return (
-        RedisTickLock(settings.redis_url, holder)
+        RedisTickLock(settings.redis_url, holder, namespace=settings.redis_namespace)
         if settings.redis_url
         else DatabaseTickLock(holder)
     )
 
 
-async def fire(job: str, tick: datetime, dispatcher: Dispatcher, lock: TickLock) -> bool:
+async def fire(job: JobName, tick: datetime, dispatcher: Dispatcher, lock: TickLock) -> bool:
     """Send `job` for the tick at `tick` unless another scheduler already did."""
     name = f"{job}@{tick.strftime('%Y%m%dT%H%M')}"
     if not await lock.acquire(name):
@@ -83,12 +84,12 @@ async def fire(job: str, tick: datetime, dispatcher: Dispatcher, lock: TickLock)
 def build_scheduler(settings: Settings, dispatcher: Dispatcher, lock: TickLock) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
     for job, cron in (
-        ("expire_lots", settings.expiry_cron),
-        ("send_expiry_reminders", settings.reminders_cron),
+        (JobName.EXPIRE_LOTS, settings.expiry_cron),
+        (JobName.SEND_EXPIRY_REMINDERS, settings.reminders_cron),
     ):
         trigger = CronTrigger.from_crontab(cron, timezone="UTC")
 
-        async def run(job: str = job) -> None:
+        async def run(job: JobName = job) -> None:
             tick = clock.now().replace(second=0, microsecond=0)
             await fire(job, tick, dispatcher, lock)
 
