@@ -15,7 +15,6 @@ from strawberry.extensions import (
     ParserCache,
     ValidationCache,
 )
-from strawberry.extensions.max_aliases import create_validator as create_alias_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -25,7 +24,7 @@ from resolvers import backoffice as office
 from resolvers import courses as catalogue
 from resolvers import redemptions as redeeming
 from schema.connections import Connection
-from schema.limits import depth_rule
+from schema.limits import limits_rule
 from schema.payloads import (
     AccountPayload,
     CoursePayload,
@@ -143,8 +142,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     # Built once: ValidationCache keys on the rule classes, so new classes per request
     # (what the limiter extensions make) would never hit the cache.
     rules: list[type[ASTValidationRule]] = [
-        depth_rule(settings.max_query_depth),
-        create_alias_rule(settings.max_aliases),
+        limits_rule(max_depth=settings.max_query_depth, max_aliases=settings.max_aliases),
     ]
     extensions: list[Any] = [
         lambda: ParserCache(maxsize=512),

@@ -19,6 +19,7 @@ from ledger import payments
 from settings import get_settings, tortoise_config
 from tests.databases import postgres_url, scratch_database
 from tests.helpers import GraphQLClient, make_client
+from tests.live import LoggedServer
 from tests.workers.smtp_server import SmtpServer
 
 
@@ -161,6 +162,19 @@ def server(database: str) -> Iterator[str]:
     workers = 2 if database.startswith("postgres") else 1
     with live_server(database, workers=workers) as base:
         yield base
+
+
+@pytest.fixture(scope="session")
+def logged_server(
+    database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LoggedServer]:
+    """One real server process with its access log on, for tests that read the log or
+    need every request to reach the same process."""
+    from tests.live import live_server
+
+    log_path = tmp_path_factory.mktemp("logged-server") / "server.log"
+    with live_server(database, workers=1, log_level="info", log_path=log_path) as base:
+        yield LoggedServer(base, log_path)
 
 
 @pytest.fixture

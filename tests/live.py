@@ -24,7 +24,12 @@ def free_port() -> int:
 
 @contextmanager
 def live_server(
-    db_url: str, *, workers: int, extra_env: dict[str, str] | None = None
+    db_url: str,
+    *,
+    workers: int,
+    extra_env: dict[str, str] | None = None,
+    log_level: str = "warning",
+    log_path: Path | None = None,
 ) -> Iterator[str]:
     port = free_port()
     env = {
@@ -35,7 +40,7 @@ def live_server(
         "EMBEDDED_WORKERS": "false",
         **(extra_env or {}),
     }
-    log_path = Path(os.environ.get("LIVE_SERVER_LOG", f"/tmp/credits-live-{port}.log"))
+    log_path = log_path or Path(os.environ.get("LIVE_SERVER_LOG", f"/tmp/credits-live-{port}.log"))
     process = subprocess.Popen(
         [
             sys.executable,
@@ -50,7 +55,7 @@ def live_server(
             "--workers",
             str(workers),
             "--log-level",
-            "warning",
+            log_level,
         ],
         cwd=ROOT,
         env=env,
@@ -77,3 +82,21 @@ def live_server(
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+class LoggedServer:
+    """A live server whose log a test reads, waiting for the lines it expects."""
+
+    def __init__(self, base: str, log_path: Path) -> None:
+        self.base = base
+        self.log_path = log_path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float = 5) -> str:
+        """The log once it contains `text`, or as it is when `timeout` runs out."""
+        deadline = time.monotonic() + timeout
+        while text not in (log := self.log()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return log
