@@ -8,18 +8,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from cross_web import HTTPException  # what Strawberry's view raises for a bad request
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from tortoise import Tortoise, connections
 
 from auth import AuthError, TokenVerifier, bearer_token
 from exports import export_endpoint
+from ledger.errors import ErrorCode
 from observability import RequestContext, configure_logging, current_request_id, metrics
 from schema.context import Context
 from schema.root import build_schema
@@ -37,6 +40,31 @@ class CreditsGraphQL(GraphQL[Context, None]):
             subscription_protocols=("graphql-transport-ws",),
         )
         self.verifier = TokenVerifier(settings)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as exc:  # Strawberry answers these in plain text
+            response = request_error(exc.reason, exc.status_code)
+        await response(scope, receive, send)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """An HTTP body: a JSON object (or a batch, which the view refuses) in UTF-8, as
+        JSON must be. WebSocket messages do not come this way (they use `decode_json`)."""
+        try:
+            text = data.decode() if isinstance(data, bytes) else data
+        except UnicodeDecodeError as exc:
+            raise HTTPException(400, "The request body is not UTF-8") from exc
+        try:
+            decoded = super().parse_json(text)
+        except RecursionError as exc:
+            raise HTTPException(400, "The request body is nested too deeply") from exc
+        if not isinstance(decoded, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object")
+        return decoded
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -59,6 +87,14 @@ class CreditsGraphQL(GraphQL[Context, None]):
             client_address=client,
             request_id=current_request_id(),
         )
+
+
+def request_error(message: str, status: int) -> JSONResponse:
+    """A request GraphQL cannot even read, answered as a GraphQL error all the same."""
+    code = ErrorCode.NOT_FOUND if status == 404 else ErrorCode.INVALID_INPUT
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": code.value}}]}, status_code=status
+    )
 
 
 async def healthz(request: Request) -> Response:

@@ -179,3 +179,12 @@ async def test_text_that_looks_like_a_formula_is_a_string_cell_in_xlsx(
     ).active
     credits = [row[3] for row in ledger.iter_rows(min_row=2)]
     assert [(c.value, c.data_type) for c in credits] == [(1000, "n"), (-100, "n")]
+
+
+async def test_an_account_id_that_no_account_can_have_is_invalid_input(ann):
+    await create_account(ann)
+    for given in ["99999999999999999999", "2147483648", "0", "-1"]:
+        response = await _get(f"/exports/transactions.csv?accountId={given}", ann)
+        assert response.status_code == 400, given
+        assert response.json()["error"]["code"] == "INVALID_INPUT"
+        assert "accountId" in response.json()["error"]["message"]
