@@ -2,7 +2,9 @@
 
 Every request gets an id (the caller's `X-Request-ID` when it is sane, else a new one),
 echoed in the response, attached to every log line written while it runs, and put on
-masked GraphQL errors so that a user's report can be matched to the log.
+masked GraphQL errors so that a user's report can be matched to the log. Access log lines
+hide query-string values (export links carry a signed token), and a client that goes
+away mid-request is one info line, not a traceback.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from typing import Any
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
+log = logging.getLogger("credits.http")
 _request_id: ContextVar[str] = ContextVar("request_id", default="")
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -73,7 +76,7 @@ class RequestContext:
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _SANE_ID.match(given) else uuid.uuid4().hex
         token = _request_id.set(request_id)
-        started, status = time.perf_counter(), 500
+        started, status, path = time.perf_counter(), 500, str(scope.get("path", ""))
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -85,6 +88,10 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # The client went away (a body cut short): nobody to answer, nothing broken.
+            status = 499
+            log.info("client disconnected before the response: %s %s", scope["method"], path)
         finally:
             route = _route(scope)
             HTTP_REQUESTS.labels(scope.get("method", ""), route, str(status)).inc()
@@ -124,6 +131,27 @@ def _add_request_id(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+def redact_query(path: str) -> str:
+    """`path` with every query parameter's value hidden: export links carry a token."""
+    path, mark, query = path.partition("?")
+    if not mark:
+        return path
+    names = (part.partition("=")[0] for part in query.split("&") if part)
+    return f"{path}?" + "&".join(f"{name}=***" for name in names)
+
+
+class RedactQueryStrings(logging.Filter):
+    """For uvicorn's access log, whose arguments include the path with its query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_query(arg) if isinstance(arg, str) and arg.startswith("/") else arg
+                for arg in record.args
+            )
+        return True
+
+
 def configure_logging(*, json_logs: bool, level: str = "INFO") -> None:
     """Route the standard library's logging through structlog, as JSON in production."""
     shared: list[Any] = [
@@ -152,3 +180,6 @@ def configure_logging(*, json_logs: bool, level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactQueryStrings) for f in access.filters):
+        access.addFilter(RedactQueryStrings())

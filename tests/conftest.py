@@ -168,12 +168,18 @@ def server(database: str) -> Iterator[str]:
 def logged_server(
     database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LoggedServer]:
-    """One real server process with its access log on, for tests that read the log or
-    need every request to reach the same process."""
+    """One real server process logging JSON, access log included, for tests that read
+    the log or need every request to reach the same process."""
     from tests.live import live_server
 
     log_path = tmp_path_factory.mktemp("logged-server") / "server.log"
-    with live_server(database, workers=1, log_level="info", log_path=log_path) as base:
+    with live_server(
+        database,
+        workers=1,
+        extra_env={"LOG_FORMAT": "json", "LOG_LEVEL": "INFO"},
+        log_level="info",
+        log_path=log_path,
+    ) as base:
         yield LoggedServer(base, log_path)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -85,18 +87,25 @@ def live_server(
 
 
 class LoggedServer:
-    """A live server whose log a test reads, waiting for the lines it expects."""
+    """A live server logging JSON lines that a test reads."""
 
     def __init__(self, base: str, log_path: Path) -> None:
         self.base = base
         self.log_path = log_path
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+    def mark(self) -> int:
+        """Where the log ends now: pass it as `since` to see only what comes next."""
+        return self.log_path.stat().st_size
 
-    def wait_for_log(self, text: str, timeout: float = 5) -> str:
-        """The log once it contains `text`, or as it is when `timeout` runs out."""
+    def events(self, since: int = 0) -> list[dict[str, Any]]:
+        text = self.log_path.read_bytes()[since:].decode(errors="replace")
+        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+    def wait_for(self, text: str, since: int, timeout: float = 5) -> list[dict[str, Any]]:
+        """The events since `since`, once one of them says `text` (or when time runs out)."""
         deadline = time.monotonic() + timeout
-        while text not in (log := self.log()) and time.monotonic() < deadline:
+        while True:
+            events = self.events(since)
+            if any(text in str(e.get("event")) for e in events) or time.monotonic() > deadline:
+                return events
             time.sleep(0.05)
-        return log
