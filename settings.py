@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any, Literal
 
 import asyncpg
@@ -17,6 +18,14 @@ from tortoise.backends.base.config_generator import expand_db_url
 
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789"
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789"
+GENERATE_SECRET = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+MIN_SECRET_BYTES = 32
+# Words of placeholders and guessed secrets. Five letters or more: a random secret holds
+# one by chance about once in a million.
+GUESSABLE_WORDS = (
+    "secret", "passw", "change", "example", "default", "sample", "dummy", "letmein",
+    "qwerty", "admin", "compose", "insecure", "development", "production",
+)  # fmt: skip
 
 log = logging.getLogger("credits.settings")
 
@@ -32,6 +41,39 @@ class StatelessConnection(asyncpg.Connection):  # type: ignore[misc]
 
     def get_reset_query(self) -> str:
         return ""
+
+
+def _longest_run(value: str) -> int:
+    """The longest stretch of neighbouring characters in order: `abcdef`, `98765`."""
+    longest = 1
+    for step in (1, -1):
+        run = 1
+        for before, after in pairwise(value):
+            run = run + 1 if ord(after) - ord(before) == step else 1
+            longest = max(longest, run)
+    return longest
+
+
+def secret_weakness(value: str) -> str | None:
+    """Why a signing secret could be guessed, or None when it looks random."""
+    if not value:
+        return "is not set"
+    if value in (DEV_JWT_SECRET, DEV_SECRET_KEY):
+        return "is the development default"
+    size = len(value.encode())
+    if size < MIN_SECRET_BYTES:
+        return f"is shorter than {MIN_SECRET_BYTES} bytes ({size})"
+    if len(set(value)) < 10:
+        return "has fewer than 10 different characters"
+    kinds = (str.islower, str.isupper, str.isdigit, lambda c: not c.isalnum())
+    if sum(any(kind(c) for c in value) for kind in kinds) < 2:
+        return "is made of one kind of character"
+    trigrams = [value[i : i + 3] for i in range(len(value) - 2)]
+    if len(set(trigrams)) < 0.75 * len(trigrams) or _longest_run(value) >= 7:
+        return "repeats a pattern"
+    if any(word in value.lower() for word in GUESSABLE_WORDS):
+        return "contains a guessable word"
+    return None
 
 
 class ConfigurationError(RuntimeError):
@@ -126,10 +168,15 @@ class Settings(BaseSettings):
         problems = []
         if not self.database_url:
             problems.append("DATABASE_URL must be set explicitly")
-        if not self.jwt_jwks_url and self.jwt_secret in ("", DEV_JWT_SECRET):
-            problems.append("set JWT_JWKS_URL, or a JWT_SECRET that is not the development one")
-        if self.secret_key in ("", DEV_SECRET_KEY):
-            problems.append("SECRET_KEY must be set to a private value")
+        jwt_weakness = None if self.jwt_jwks_url else secret_weakness(self.jwt_secret)
+        if jwt_weakness:
+            problems.append(
+                f"JWT_SECRET {jwt_weakness}: set JWT_JWKS_URL, or generate a secret with "
+                + GENERATE_SECRET
+            )
+        key_weakness = secret_weakness(self.secret_key)
+        if key_weakness:
+            problems.append(f"SECRET_KEY {key_weakness}: generate one with {GENERATE_SECRET}")
         if problems:
             raise ConfigurationError(
                 "refusing to start with ENVIRONMENT=production: " + "; ".join(problems)

@@ -10,7 +10,7 @@ from ledger import audit, clock, codes, events, outbox
 from ledger.actors import Actor
 from ledger.db import atomic, lock_account
 from ledger.errors import AlreadyOwnsAccount, InvalidInput, LastOwner, NotFound
-from ledger.text import clean_text
+from ledger.text import MAX_EMAIL, clean_email, clean_text
 from ledger.users import find_or_invite, normalise_email
 from models import Account, ApprovalMode, Ownership, User
 
@@ -136,8 +136,8 @@ async def owners_of(account_id: int) -> list[User]:
 
 async def add_owner(*, actor: Actor, account_id: int | None, email: str) -> Account:
     """Make `email` an owner at once, whether or not they have signed in yet."""
-    email = normalise_email(email)
-    if not EMAIL_RE.match(email) or len(email) > 320:
+    email = clean_email(email, "email")
+    if not EMAIL_RE.match(email):
         raise InvalidInput("that is not an email address", field=["email"])
     account = await account_for(actor, account_id)
 
@@ -181,7 +181,7 @@ async def remove_owner(*, actor: Actor, account_id: int | None, email: str) -> A
     The account row is locked before counting, so two owners removing each other at
     once cannot leave the account without owners.
     """
-    email = normalise_email(email)
+    email = normalise_email(clean_text(email, "email", max_length=MAX_EMAIL))
     account = await account_for(actor, account_id)
 
     async def remove() -> Account:

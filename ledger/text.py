@@ -1,7 +1,8 @@
-"""Free text from clients: trimmed, bounded, and without control characters.
+"""Free text from clients: trimmed, bounded, and without characters that cannot be stored.
 
-PostgreSQL refuses NUL in text and SQLite's length() stops at it, so such input must be
-refused here, as INVALID_INPUT, not fail later in the database.
+PostgreSQL refuses NUL in text and SQLite's length() stops at it; a lone surrogate
+("\\ud800", valid in JSON) cannot be encoded as UTF-8 at all, so neither database takes
+it. Such input must be refused here, as INVALID_INPUT, not fail later in the database.
 """
 
 from __future__ import annotations
@@ -10,12 +11,16 @@ import unicodedata
 
 from ledger.errors import InvalidInput
 
+MAX_EMAIL = 320
 _ALLOWED_IN_PARAGRAPHS = {"\n", "\r", "\t"}
+# Control characters and lone surrogates (the halves of a pair that never met).
+_UNSTORABLE = {"Cc", "Cs"}
 
 
 def has_control_characters(value: str, *, multiline: bool = False) -> bool:
+    """True when `value` holds a control character or a lone surrogate."""
     allowed = _ALLOWED_IN_PARAGRAPHS if multiline else set()
-    return any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in value)
+    return any(unicodedata.category(ch) in _UNSTORABLE and ch not in allowed for ch in value)
 
 
 def clean_text(
@@ -23,9 +28,32 @@ def clean_text(
 ) -> str:
     value = value.strip()
     if has_control_characters(value, multiline=multiline):
-        raise InvalidInput(f"{field} contains control characters", field=[field])
+        raise InvalidInput(f"{field} contains control characters or invalid Unicode", field=[field])
     if not min_length <= len(value) <= max_length:
         raise InvalidInput(
             f"{field} must be {min_length} to {max_length} characters", field=[field]
         )
     return value
+
+
+def _invisible(ch: str) -> bool:
+    # C*: controls, format characters (zero-width, bidi overrides, BOM, soft hyphen),
+    # surrogates, private use, unassigned. Z*: every kind of space and separator.
+    return ch.isspace() or unicodedata.category(ch)[0] in "CZ"
+
+
+def clean_email(value: str, field: str) -> str:
+    """An address, trimmed and lower-cased: one '@' with something on each side, at most
+    320 characters, and nothing invisible, so that two addresses that look alike are
+    alike (an owner reads the address they add)."""
+    email = value.strip().lower()
+    if any(_invisible(ch) for ch in email):
+        raise InvalidInput(
+            f"{field} contains spaces, control or invisible characters", field=[field]
+        )
+    local, _, domain = email.rpartition("@")
+    if not local or not domain or "@" in local:
+        raise InvalidInput(f"{field} is not an email address", field=[field])
+    if len(email) > MAX_EMAIL:
+        raise InvalidInput(f"{field} must be at most {MAX_EMAIL} characters", field=[field])
+    return email
