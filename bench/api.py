@@ -41,8 +41,8 @@ from bench.servers import Server, both
 from settings import Settings, get_settings
 
 SECRETS = {
-    "JWT_SECRET": "bench-api-jwt-secret-not-the-development-one",
-    "SECRET_KEY": "bench-api-secret-key-not-the-development-one",
+    "JWT_SECRET": "zK0LalS3aCZDtdcl-N9-LVob1npTCif4NLgL6nroIKmAseUccSrV94dFiYwRVZth",
+    "SECRET_KEY": "uMjXg1AscyNyOZIoaElWDO_5n2xam4WDdHHZErlEfTBuGYvU59OT4oNnlh5GA8K3",
 }
 POOL_SIZE = 32
 

@@ -30,7 +30,7 @@ from bench.report import save, table
 from settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "bench-exports-secret-0123456789-abcdef"
+SECRET = "6GhjChQvEFu7uu27nXh7WJbu4bBbHNYnjKwHoXBUQfqkgtXDVsZzx-k13ZtY5wX-"
 
 
 @dataclass
@@ -107,7 +107,7 @@ async def _start_server(url: str) -> tuple[subprocess.Popen[bytes], str]:
         "ENVIRONMENT": "production",
         "DATABASE_URL": url,
         "JWT_SECRET": SECRET,
-        "SECRET_KEY": "bench-exports-key",
+        "SECRET_KEY": "lBqjblNu8Glsyg9Ngzou4KlfmP1mgOsPFloNGgDQzilOYmPUKtQtGpWua1vqc8HI",
         "EMBEDDED_WORKERS": "false",
         "LOG_LEVEL": "WARNING",
     }

@@ -17,8 +17,8 @@ def production() -> Settings:
     return Settings(
         environment="production",
         database_url="postgres://unused/db",
-        jwt_secret="a-production-secret-of-some-length",
-        secret_key="a-production-key",
+        jwt_secret="V-Ts-fv6zA06u6tzG-FWPKWs-wZrWtSW88V8xv4hAbF5Qy-qaNnFpBaZdD751WRr",
+        secret_key="5j2jsVoOaIJwuF2H-t6hmubj6C5D3smofd2zpJjOTj4mwcOP_N40UzF52tix3uwk",
     )
 
 
