@@ -55,6 +55,7 @@ class InProcessDispatcher:
     """
 
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.jobs = registry(settings)
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -68,7 +69,7 @@ class InProcessDispatcher:
     async def _run(self, job: Job, args: tuple[Any, ...]) -> None:
         for attempt in range(job.max_retries + 1):
             try:
-                await job.run(*args)
+                await job.run(*args, settings=self.settings)
                 return
             except Exception as exc:
                 if isinstance(exc, job.permanent) or attempt == job.max_retries:

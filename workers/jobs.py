@@ -30,6 +30,9 @@ class JobName(StrEnum):
 
 @dataclass(frozen=True)
 class Job:
+    """A job and its retry policy. `run` takes the job's ids, and `settings=` (the
+    process's own when not given)."""
+
     name: JobName
     run: Callable[..., Awaitable[None]]
     queue: str
@@ -45,14 +48,15 @@ class Job:
         return float(min(self.min_backoff_ms * 2**attempt, self.max_backoff_ms)) / 1000
 
 
-async def deliver_notification(message_id: int) -> None:
+async def deliver_notification(message_id: int, *, settings: Settings | None = None) -> None:
     """Email everyone an outbox message is for; recipients already emailed are skipped.
 
     After the last retry the row is marked failed (`credits outbox` lists it, and
     `credits outbox --retry` sends it again) instead of being dropped silently.
     """
+    settings = settings or get_settings()
     try:
-        await mail.deliver(message_id)
+        await mail.deliver(message_id, settings=settings)
     except mail.DeliveryBusy:
         raise
     except mail.PermanentDeliveryError as exc:
@@ -60,7 +64,7 @@ async def deliver_notification(message_id: int) -> None:
         raise
     except mail.DeliveryError as exc:
         row = await OutboxMessage.get_or_none(id=message_id)
-        if row is not None and row.attempts > get_settings().mail_max_retries:
+        if row is not None and row.attempts > settings.mail_max_retries:
             await mark_failed(message_id, str(exc))
             raise mail.PermanentDeliveryError(f"gave up after {row.attempts} attempts") from exc
         raise
@@ -73,13 +77,13 @@ async def mark_failed(message_id: int, error: str) -> None:
     )
 
 
-async def expire_lots() -> None:
+async def expire_lots(*, settings: Settings | None = None) -> None:
     """The nightly expiry job; running it twice expires nothing twice."""
     result = await expiry.expire_due_lots()
     log.info("expiry: %d lots, %d credits expired", result.lots, result.credits)
 
 
-async def send_expiry_reminders() -> None:
+async def send_expiry_reminders(*, settings: Settings | None = None) -> None:
     """Queue the 90/30/7-day reminders; each lot and threshold only once."""
     result = await expiry.send_expiry_reminders()
     log.info("reminders: %d messages for %d lots", result.messages, result.lots)

@@ -59,7 +59,8 @@ def is_stale(row: OutboxMessage, job: Job, *, now: datetime, grace: timedelta) -
     if row.dispatched_at is None:
         return False
     last = max(row.dispatched_at, row.last_attempt_at or row.dispatched_at)
-    backoff = timedelta(seconds=job.backoff_seconds(max(row.attempts - 1, 0)))
+    waits = job.backoff_seconds(row.attempts - 1) if row.attempts else 0.0
+    backoff = timedelta(seconds=waits)
     return last + backoff + grace < now
 
 

@@ -231,3 +231,49 @@ async def test_an_address_that_cannot_be_a_header_fails_alone(clock, smtp):
         await deliver(message.id, settings=smtp.settings())
     assert smtp.inbox.recipients() == f.OWNERS
     assert "cannot compose" in (await _row(message)).last_error
+
+
+class _Blocking:
+    """A transport that holds each email until released, then hands it to real SMTP."""
+
+    def __init__(self, settings) -> None:
+        from workers.transport import transport_from_settings
+
+        self.inner = transport_from_settings(settings)
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def send(self, message) -> None:
+        self.entered.set()
+        await self.release.wait()
+        await self.inner.send(message)
+
+
+async def test_a_worker_killed_mid_delivery_holds_the_message_a_minute_at_most(clock, smtp):
+    message = await _purchase_paid()
+    transport = _Blocking(smtp.settings())
+    sending = asyncio.create_task(
+        deliver(message.id, settings=smtp.settings(), transport=transport)
+    )
+    await transport.entered.wait()
+    lease = await JobLease.get(name=f"mail:outbox:{message.id}")
+    # What a kill -9 now would leave behind: the lease lapses within a minute.
+    assert lease.expires_at - clock() <= timedelta(seconds=60)
+    transport.release.set()
+    await sending
+    assert smtp.inbox.recipients() == f.OWNERS
+
+
+async def test_a_slow_delivery_renews_its_lease_so_no_other_worker_takes_it(smtp):
+    message = await _purchase_paid()
+    settings = smtp.settings(mail_lease_seconds=1.2)
+    transport = _Blocking(settings)
+    sending = asyncio.create_task(deliver(message.id, settings=settings, transport=transport))
+    await transport.entered.wait()
+    await asyncio.sleep(2.5)  # twice the lease: only renewals keep it
+    with pytest.raises(DeliveryBusy):
+        await deliver(message.id, settings=settings)
+    transport.release.set()
+    report = await sending
+    assert sorted(report.sent) == f.OWNERS
+    assert smtp.inbox.recipients() == f.OWNERS  # nobody twice

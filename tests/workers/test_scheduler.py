@@ -11,22 +11,26 @@ from typing import Any
 import pytest
 
 from settings import Settings
+from workers.jobs import JobName
 from workers.scheduler import DatabaseTickLock, RedisTickLock, TickLock, build_scheduler, fire
+
+NAMESPACE = f"test-{uuid.uuid4().hex[:8]}"
 
 
 class Recorder:
     def __init__(self) -> None:
         self.sent: list[tuple[str, tuple[Any, ...]]] = []
 
-    async def send(self, actor_name: str, *args: Any) -> None:
-        self.sent.append((actor_name, args))
+    async def send(self, job: JobName, *args: Any) -> None:
+        self.sent.append((job.value, args))
 
 
 def _locks() -> list[Any]:
     return [
         pytest.param(lambda n: DatabaseTickLock(n), id="database"),
         pytest.param(
-            lambda n: RedisTickLock(os.environ["REDIS_URL"], n),
+            # Redis outlives test runs: a fresh namespace each time.
+            lambda n: RedisTickLock(os.environ["REDIS_URL"], n, namespace=NAMESPACE),
             id="redis",
             marks=pytest.mark.skipif(
                 not os.environ.get("REDIS_URL"), reason="REDIS_URL is not set (CI sets it)"
@@ -38,7 +42,7 @@ def _locks() -> list[Any]:
 @pytest.mark.parametrize("make_lock", _locks())
 async def test_two_schedulers_on_one_tick_send_once(make_lock):
     recorder = Recorder()
-    job = f"job-{uuid.uuid4().hex[:8]}"  # Redis outlives test runs: a fresh name each time
+    job = JobName.EXPIRE_LOTS
     tick = datetime(2031, 5, 4, 0, 15, tzinfo=UTC)
     first: TickLock = make_lock("scheduler-a")
     second: TickLock = make_lock("scheduler-b")
