@@ -1,6 +1,8 @@
 """Bearer tokens: HS256 with a shared secret, or RS256 keys from the identity provider's JWKS.
 
-`exp` is always required; issuer and audience are checked when configured.
+`exp` is always required; issuer and audience are checked when configured. The claims
+the service stores (`sub`, `email`, `name`) must fit their columns and hold storable
+text, or the token is refused here, naming the claim, instead of failing every request.
 """
 
 from __future__ import annotations
@@ -8,12 +10,17 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 
+from ledger.errors import InvalidInput
+from ledger.text import clean_email, has_control_characters
 from settings import Settings, get_settings
 
 LEEWAY_SECONDS = 30
+MAX_SUB = 255  # the lengths of User.sub and User.name
+MAX_NAME = 200
 
 
 class AuthError(Exception):
@@ -68,17 +75,42 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {exc}") from exc
-        email = claims.get("email")
-        if not isinstance(email, str) or "@" not in email:
-            raise AuthError("the token has no email claim")
+        sub = _text_claim(claims, "sub", max_length=MAX_SUB)
+        if not sub.strip():
+            raise AuthError("the token's 'sub' claim is empty")
         roles = claims.get("roles") or []
         return Claims(
-            sub=str(claims["sub"]),
-            email=email,
-            name=str(claims.get("name") or ""),
+            sub=sub,
+            email=_email_claim(claims),
+            name=_text_claim(claims, "name", max_length=MAX_NAME),
             email_verified=claims.get("email_verified", True) is not False,
             is_support=isinstance(roles, list) and "support" in roles,
         )
+
+
+def _text_claim(claims: dict[str, Any], key: str, *, max_length: int) -> str:
+    value = claims.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise AuthError(f"the token's '{key}' claim is not a string")
+    if len(value) > max_length:
+        raise AuthError(f"the token's '{key}' claim is longer than {max_length} characters")
+    if has_control_characters(value):
+        raise AuthError(f"the token's '{key}' claim contains control characters or invalid Unicode")
+    return value
+
+
+def _email_claim(claims: dict[str, Any]) -> str:
+    email = claims.get("email")
+    if email is None:
+        raise AuthError("the token has no 'email' claim")
+    if not isinstance(email, str):
+        raise AuthError("the token's 'email' claim is not a string")
+    try:
+        return clean_email(email, "the token's 'email' claim")
+    except InvalidInput as exc:
+        raise AuthError(exc.message) from exc
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -193,3 +193,61 @@ async def test_unknown_key_ids_do_not_refetch_the_key_set_within_the_cooldown(jw
     with pytest.raises(AuthError):
         await verifier.verify(jwks.token("k2"))
     assert jwks.requests == 1
+
+
+def _claims_token(**claims: object) -> str:
+    body = {
+        "sub": "idp|ann",
+        "email": "ann@example.com",
+        "email_verified": True,
+        "name": "Ann",
+        "exp": int(time.time()) + 600,
+        **claims,
+    }
+    return jwt.encode(body, Settings().jwt_secret, algorithm="HS256")
+
+
+@pytest.mark.parametrize(
+    "claim,value",
+    [
+        ("email", "a" * 990 + "@example.com"),
+        ("email", "ann\x00@example.com"),
+        ("email", "ann\ud800@example.com"),
+        ("email", "ann\u202e@example.com"),
+        ("name", "N" * 5000),
+        ("name", "Ann\x00"),
+        ("name", "Ann\ud800"),
+        ("name", ["Ann"]),
+        ("sub", "s" * 10_000),
+        ("sub", "idp|\x00ann"),
+        ("sub", "idp|\udfffann"),
+        ("sub", ""),
+    ],
+    ids=[
+        "email-1000",
+        "email-nul",
+        "email-surrogate",
+        "email-bidi",
+        "name-5000",
+        "name-nul",
+        "name-surrogate",
+        "name-list",
+        "sub-10000",
+        "sub-nul",
+        "sub-surrogate",
+        "sub-empty",
+    ],
+)
+async def test_unusable_claims_are_unauthenticated_and_say_which_claim(claim, value):
+    client = GraphQLClient(_claims_token(**{claim: value}))
+    mutation = 'mutation { createAccount(input: {name: "x"}) { errors { code } } }'
+    for query in (VIEWER, mutation):
+        body = await client.post(query)
+        assert body["data"] is None
+        error = body["errors"][0]
+        assert error["extensions"]["code"] == "UNAUTHENTICATED"
+        assert f"'{claim}' claim" in error["message"]
+    # The same person with sane claims is served.
+    assert (await GraphQLClient(_claims_token()).data(VIEWER))["viewer"]["user"] == {
+        "email": "ann@example.com"
+    }
