@@ -83,7 +83,7 @@ class TokenVerifier:
             sub=sub,
             email=_email_claim(claims),
             name=_text_claim(claims, "name", max_length=MAX_NAME),
-            email_verified=claims.get("email_verified", True) is not False,
+            email_verified=_email_verified(claims, self.settings.jwt_emails_verified),
             is_support=isinstance(roles, list) and "support" in roles,
         )
 
@@ -113,6 +113,14 @@ def _email_claim(claims: dict[str, Any]) -> str:
         raise AuthError(exc.message) from exc
 
 
+def _email_verified(claims: dict[str, Any], default: bool) -> bool:
+    """`true` (some providers send the string) is verified; a missing claim is `default`."""
+    value = claims.get("email_verified")
+    if value is None:
+        return default
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
 def bearer_token(authorization: str | None) -> str:
     if not authorization:
         raise AuthError("sign in: send Authorization: Bearer <token>")
@@ -130,14 +138,16 @@ def mint_token(
     ttl: timedelta = timedelta(hours=12),
     settings: Settings | None = None,
     sub: str | None = None,
+    email_verified: bool = True,
 ) -> str:
-    """A development token signed with the configured HS256 secret."""
+    """A development token signed with the configured HS256 secret, its email verified."""
     settings = settings or get_settings()
     # Wall-clock time, not the application's clock: verification checks `exp` against it.
     now = datetime.now(UTC)
     claims: dict[str, object] = {
         "sub": sub or f"local|{email.strip().lower()}",
         "email": email,
+        "email_verified": email_verified,
         "name": name,
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     jwt_audience: str = ""
     # After a token names an unknown key id, the key set is fetched again at most this often.
     jwt_jwks_refresh_seconds: float = Field(default=10, ge=0)
+    # A token without `email_verified` counts as verified only when the identity provider
+    # verifies every address it puts in tokens; otherwise its email links no invitation.
+    jwt_emails_verified: bool = False
     # Signs and encrypts redemption codes and export links; never leaves the server.
     secret_key: str = DEV_SECRET_KEY
 

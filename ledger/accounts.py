@@ -144,6 +144,8 @@ async def add_owner(*, actor: Actor, account_id: int | None, email: str) -> Acco
     async def add() -> Account:
         locked = await lock_account(account.id)
         assert locked is not None
+        if await Ownership.exists(account_id=locked.id, user__email=email):
+            return locked
         user = await find_or_invite(email)
         current = await Ownership.get_or_none(user_id=user.id)
         if current is not None:

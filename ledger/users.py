@@ -1,12 +1,20 @@
-"""Users come from verified tokens; an invited email is linked on first sign-in."""
+"""Users come from verified tokens; an invited email is linked on first sign-in.
+
+Only an email the identity provider verified links an invitation, is found by
+`find_or_invite`, or replaces a stored email (decision 14). Anyone else with the same
+address is a user of their own: a learner, or the owner of an account they create.
+"""
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from tortoise.exceptions import IntegrityError
 
-from ledger import clock
-from ledger.db import atomic
-from models import User
+from ledger import audit, clock
+from ledger.actors import Actor
+from ledger.db import atomic, lock_account
+from models import Ownership, User
 
 
 def normalise_email(email: str) -> str:
@@ -14,20 +22,15 @@ def normalise_email(email: str) -> str:
 
 
 async def sign_in(*, sub: str, email: str, name: str, email_verified: bool = True) -> User:
-    """The user for a token's claims: found by `sub`, else an invitation linked, else new."""
+    """The user for a token's claims: found by `sub`, else an invitation linked, else new.
+
+    `email_verified` defaults to true for the development tools and tests that call
+    this directly; the request paths always pass the token's claim.
+    """
     email = normalise_email(email)
     user = await User.get_or_none(sub=sub)
     if user is not None:
-        changed = []
-        if email and user.email != email:
-            user.email = email
-            changed.append("email")
-        if name and user.name != name:
-            user.name = name
-            changed.append("name")
-        if changed:
-            await user.save(update_fields=changed)
-        return user
+        return await _refresh(user, email=email, name=name, email_verified=email_verified)
 
     async def link_or_create() -> User:
         invited = None
@@ -41,9 +44,16 @@ async def sign_in(*, sub: str, email: str, name: str, email_verified: bool = Tru
         if invited is not None:
             invited.sub = sub
             invited.name = name or invited.name
-            await invited.save(update_fields=["sub", "name"])
+            invited.email_verified = True
+            await invited.save(update_fields=["sub", "name", "email_verified"])
             return invited
-        return await User.create(sub=sub, email=email, name=name, created_at=clock.now())
+        return await User.create(
+            sub=sub,
+            email=email,
+            email_verified=bool(email and email_verified),
+            name=name,
+            created_at=clock.now(),
+        )
 
     try:
         return await atomic(link_or_create)
@@ -52,10 +62,68 @@ async def sign_in(*, sub: str, email: str, name: str, email_verified: bool = Tru
         return await User.get(sub=sub)
 
 
+async def _refresh(user: User, *, email: str, name: str, email_verified: bool) -> User:
+    """Take a changed name, and a changed email only once it is verified."""
+    changed = []
+    newly_verified = bool(email and email_verified) and (
+        user.email != email or not user.email_verified
+    )
+    if newly_verified:
+        user.email = email
+        user.email_verified = True
+        changed += ["email", "email_verified"]
+    if name and user.name != name:
+        user.name = name
+        changed.append("name")
+    if changed:
+        await user.save(update_fields=changed)
+    if newly_verified:
+        await _accept_invitation(user)
+    return user
+
+
+async def _accept_invitation(user: User) -> None:
+    """Hand an invitation to `user`, who has just proved they hold its address.
+
+    Someone invited while their email was unverified (or before the column existed) has
+    a separate invitation. It becomes theirs if they own no account yet; otherwise it
+    stays, listed, for another sign-in.
+    """
+    invited = await User.get_or_none(email=user.email, sub__isnull=True)
+    ownership = await Ownership.get_or_none(user_id=invited.id) if invited else None
+    if ownership is None or await Ownership.exists(user_id=user.id):
+        return
+    invitation: Ownership = ownership
+
+    async def accept() -> None:
+        await lock_account(invitation.account_id)
+        moved = await Ownership.filter(id=invitation.id, user_id=invitation.user_id).update(
+            user_id=user.id
+        )
+        if moved:
+            await audit.record(
+                account_id=invitation.account_id,
+                actor=Actor(user=user),
+                action="owner.invitation_accepted",
+                email=user.email,
+            )
+
+    # They may have created or received an account meanwhile: then the invitation stays.
+    with suppress(IntegrityError):
+        await atomic(accept)
+
+
 async def find_or_invite(email: str) -> User:
-    """The user with this email (a signed-in one first), or a new invitation."""
+    """The first signed-in user who verified this email, else its invitation (a new one
+    if none). An unverified user with the same address is never the one found."""
     email = normalise_email(email)
-    user = await User.filter(email=email).order_by("sub", "id").first()
+    user = (
+        await User.filter(email=email, email_verified=True, sub__isnull=False)
+        .order_by("id")
+        .first()
+    )
+    if user is None:
+        user = await User.get_or_none(email=email, sub__isnull=True)
     if user is None:
         user = await User.create(sub=None, email=email, name="", created_at=clock.now())
     return user

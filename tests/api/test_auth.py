@@ -251,3 +251,33 @@ async def test_unusable_claims_are_unauthenticated_and_say_which_claim(claim, va
     assert (await GraphQLClient(_claims_token()).data(VIEWER))["viewer"]["user"] == {
         "email": "ann@example.com"
     }
+
+
+@pytest.mark.parametrize(
+    "claim,verified",
+    [(True, True), ("true", True), (False, False), ("false", False), ("yes", False)],
+)
+async def test_email_verified_is_read_strictly(claim, verified):
+    token = _claims_token(email_verified=claim)
+    assert (await TokenVerifier(Settings()).verify(token)).email_verified is verified
+
+
+async def test_a_missing_email_verified_claim_follows_the_setting():
+    token = jwt.encode(
+        {"sub": "s", "email": "a@example.com", "exp": int(time.time()) + 60},
+        Settings().jwt_secret,
+        algorithm="HS256",
+    )
+    assert (await TokenVerifier(Settings()).verify(token)).email_verified is False
+    trusting = TokenVerifier(Settings(jwt_emails_verified=True))
+    assert (await trusting.verify(token)).email_verified is True
+
+
+def test_development_tokens_say_the_email_is_verified(capsys):
+    from cli import main
+
+    main(["token", "--email", "ann@example.com", "--name", "Ann"])
+    claims = jwt.decode(
+        capsys.readouterr().out.strip(), Settings().jwt_secret, algorithms=["HS256"]
+    )
+    assert claims["email_verified"] is True
