@@ -37,6 +37,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings.check()
     if not settings.is_production or args.migrate:
         asyncio.run(apply_migrations())
+    if args.workers > 1:
+        from observability import prepare_multiprocess_metrics
+
+        prepare_multiprocess_metrics()  # /metrics then sums every process
     uvicorn.run(
         "app:create_app",
         factory=True,

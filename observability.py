@@ -9,9 +9,12 @@ away mid-request is one info line, not a traceback.
 
 from __future__ import annotations
 
+import glob
 import logging
+import os
 import re
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,13 +22,23 @@ from contextvars import ContextVar
 from typing import Any
 
 import structlog
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 log = logging.getLogger("credits.http")
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 _request_id: ContextVar[str] = ContextVar("request_id", default="")
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -41,12 +54,16 @@ HTTP_LATENCY = Histogram(
 GRAPHQL_OPERATIONS = Counter(
     "credits_graphql_operations_total", "GraphQL operations", ["operation", "type", "outcome"]
 )
+# Set from the database at each scrape: with several server processes, the latest wins.
 OUTBOX_BACKLOG = Gauge(
-    "credits_outbox_backlog", "Outbox rows on their way (not delivered, not failed)"
+    "credits_outbox_backlog",
+    "Outbox rows on their way (not delivered, not failed)",
+    multiprocess_mode="mostrecent",
 )
 OUTBOX_FAILED = Gauge(
     "credits_outbox_failed",
     "Outbox rows whose delivery gave up; `credits outbox --retry` sends them again",
+    multiprocess_mode="mostrecent",
 )
 JOBS = Counter("credits_jobs_total", "Scheduled job runs", ["job", "outcome"])
 
@@ -121,7 +138,28 @@ async def metrics(request: Request) -> Response:
         OUTBOX_FAILED.set(await undelivered.filter(failed_at__isnull=False).count())
     except Exception:  # metrics must answer even when the database does not
         logging.getLogger("credits.metrics").warning("outbox backlog unavailable")
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)
+
+
+def _registry() -> CollectorRegistry:
+    """This process's metrics, or with PROMETHEUS_MULTIPROC_DIR set (`credits serve
+    --workers N` sets it) those of every server process, summed."""
+    if not os.environ.get(MULTIPROCESS_DIR):
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
+
+def prepare_multiprocess_metrics(directory: str | None = None) -> str:
+    """Before starting several server processes: an empty directory where each writes its
+    metrics (PROMETHEUS_MULTIPROC_DIR, inherited by the processes). Answers its path."""
+    path = directory or os.environ.get(MULTIPROCESS_DIR) or tempfile.mkdtemp(prefix="credits-")
+    os.makedirs(path, exist_ok=True)
+    for stale in glob.glob(os.path.join(path, "*.db")):  # a previous run's counters
+        os.remove(stale)
+    os.environ[MULTIPROCESS_DIR] = path
+    return path
 
 
 def _add_request_id(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,68 @@
+"""/metrics of `credits serve --workers 2` counts every process, not the one scraped."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.live import free_port
+
+ROOT = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def two_process_server(db: str, tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": db, "EMBEDDED_WORKERS": "false", "REDIS_URL": ""}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = tmp_path / "serve.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", "--port", str(port), "--workers", "2"],
+        cwd=ROOT.parent,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _healthz_count(text: str) -> float:
+    for family in text_string_to_metric_families(text):
+        if family.name == "credits_http_requests":
+            return sum(
+                sample.value
+                for sample in family.samples
+                if sample.name == "credits_http_requests_total"
+                and sample.labels.get("route") == "/healthz"
+            )
+    return 0.0
+
+
+def test_every_scrape_counts_the_requests_of_both_processes(two_process_server: str) -> None:
+    sent = 40
+    for _ in range(sent):  # a new connection each: the kernel spreads them over both
+        assert httpx.get(f"{two_process_server}/healthz").status_code == 200
+    counts = [_healthz_count(httpx.get(f"{two_process_server}/metrics").text) for _ in range(8)]
+    assert counts == [sent] * 8
