@@ -8,6 +8,7 @@ RUN useradd --create-home --uid 10001 credits
 COPY pyproject.toml constraints.txt ./
 COPY *.py ./
 COPY schema ./schema
+COPY graph ./graph
 COPY resolvers ./resolvers
 COPY ledger ./ledger
 COPY models ./models

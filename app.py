@@ -21,10 +21,10 @@ from strawberry.asgi import GraphQL
 from tortoise import Tortoise, connections
 
 from auth import AuthError, TokenVerifier, bearer_token
-from exports import export_endpoint
+from downloads import export_endpoint
+from graph.context import Context
 from ledger.errors import ErrorCode
 from observability import RequestContext, configure_logging, current_request_id, metrics
-from schema.context import Context
 from schema.root import build_schema
 from settings import Settings, get_settings, tortoise_config
 

@@ -49,7 +49,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
         workers=args.workers,
         log_level=settings.log_level.lower(),
         log_config=None,
-        proxy_headers=True,
+        # X-Forwarded-For / -Proto are believed only from the proxies named here.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )
 
 
@@ -169,9 +171,9 @@ def cmd_token(args: argparse.Namespace) -> None:
 
 
 def sdl() -> str:
-    from schema.root import schema
+    from schema.root import build_schema
 
-    return schema.as_str() + "\n"
+    return build_schema(get_settings()).as_str() + "\n"
 
 
 def cmd_export_schema(args: argparse.Namespace) -> None:

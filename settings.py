@@ -104,6 +104,9 @@ class Settings(BaseSettings):
 
     public_url: str = "http://127.0.0.1:8000"
     cors_origins: str = ""
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or
+    # networks, `*` for any). None by default: the connecting peer is the client.
+    forwarded_allow_ips: str = ""
 
     smtp_host: str = ""
     smtp_port: int = 25
@@ -221,5 +224,9 @@ def tortoise_config(
     }
 
 
-# Read by the `tortoise` command line (makemigrations): `tortoise -c settings.TORTOISE_ORM`.
-TORTOISE_ORM = tortoise_config()
+def __getattr__(name: str) -> Any:
+    """`settings.TORTOISE_ORM`, read by the `tortoise` command line (makemigrations:
+    `tortoise -c settings.TORTOISE_ORM`), built when asked for rather than at import."""
+    if name == "TORTOISE_ORM":
+        return tortoise_config()
+    raise AttributeError(f"module 'settings' has no attribute {name!r}")

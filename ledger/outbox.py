@@ -21,7 +21,10 @@ async def list_undelivered(*, limit: int) -> str:
         .order_by("-failed_at", "id")
         .limit(limit)
     )
-    lines = [f"{failed} failed for good, {waiting} on their way (showing at most {limit})"]
+    lines = [
+        f"{failed} failed for good, {waiting} on their way: {failed + waiting} undelivered"
+        f" (showing at most {limit})"
+    ]
     for row in rows:
         state = "FAILED" if row.failed_at else "dispatched" if row.dispatched_at else "waiting"
         lines.append(

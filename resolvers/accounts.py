@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import strawberry
 
+from graph.context import Info
+from graph.inputs import AccountRefInput, CreateAccountInput, OwnerInput, UpdateAccountInput
+from graph.payloads import AccountPayload
+from graph.types import Account, User, Viewer
 from ledger import accounts
 from models import Ownership
 from resolvers.common import actor_of, parse_id, run_mutation, run_query
-from schema.context import Info
-from schema.inputs import AccountRefInput, CreateAccountInput, OwnerInput, UpdateAccountInput
-from schema.payloads import AccountPayload
-from schema.types import Account, User, Viewer
 
 
 async def viewer(info: Info) -> Viewer:

@@ -8,19 +8,16 @@ from urllib.parse import quote as urlquote
 
 import strawberry
 
-from ledger import audit, quotes, reports, support
-from ledger.exports import ExportRequest, sign_link
-from resolvers.common import parse_id, run_mutation, run_query
-from schema.connections import Connection, decode_cursor, to_connection
-from schema.context import Info
-from schema.enums import (
+from graph.connections import Connection, decode_cursor, to_connection
+from graph.context import Info
+from graph.enums import (
     ExportDataset,
     ExportFormat,
     QuoteStatus,
     RedemptionStatus,
     TransactionKind,
 )
-from schema.inputs import (
+from graph.inputs import (
     AdjustCreditsInput,
     CancelQuoteInput,
     ExtendLotInput,
@@ -28,8 +25,8 @@ from schema.inputs import (
     RequestQuoteInput,
     ReverseRedemptionInput,
 )
-from schema.payloads import AccountPayload, LotPayload, QuoteRequestPayload, RedemptionPayload
-from schema.types import (
+from graph.payloads import AccountPayload, LotPayload, QuoteRequestPayload, RedemptionPayload
+from graph.types import (
     Account,
     AuditEvent,
     CourseUsage,
@@ -42,6 +39,9 @@ from schema.types import (
     UsageMonth,
     UsageReport,
 )
+from ledger import audit, quotes, reports, support
+from ledger.exports import ExportRequest, sign_link
+from resolvers.common import parse_id, run_mutation, run_query
 from settings import get_settings
 
 

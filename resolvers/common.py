@@ -8,10 +8,10 @@ from typing import TypeVar
 import strawberry
 from graphql import GraphQLError
 
+from graph.context import Info
+from graph.types import UserError
 from ledger.actors import Actor
 from ledger.errors import ErrorCode, InvalidInput, LedgerError
-from schema.context import Info
-from schema.types import UserError
 
 T = TypeVar("T")
 R = TypeVar("R")

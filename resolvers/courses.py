@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from graph.connections import Connection, decode_cursor, to_connection
+from graph.context import Info
+from graph.inputs import CourseInput, CourseRefInput
+from graph.payloads import CoursePayload
+from graph.types import Course
 from ledger import courses
 from resolvers.common import parse_id, run_mutation, run_query
-from schema.connections import Connection, decode_cursor, to_connection
-from schema.context import Info
-from schema.inputs import CourseInput, CourseRefInput
-from schema.payloads import CoursePayload
-from schema.types import Course
 
 
 async def list_courses(

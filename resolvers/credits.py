@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import strawberry
 
+from graph.connections import Connection, decode_cursor, to_connection
+from graph.context import Info
+from graph.enums import LotStatus
+from graph.inputs import PurchaseCreditsInput
+from graph.payloads import PurchasePayload
+from graph.types import Balance, Lot, PriceQuote, PriceSuggestion, Purchase, Transaction
 from ledger import balances, history, pricing, purchases
 from ledger.errors import LedgerError
 from resolvers.common import actor_of, parse_id, query_error, run_mutation, run_query
-from schema.connections import Connection, decode_cursor, to_connection
-from schema.context import Info
-from schema.enums import LotStatus
-from schema.inputs import PurchaseCreditsInput
-from schema.payloads import PurchasePayload
-from schema.types import Balance, Lot, PriceQuote, PriceSuggestion, Purchase, Transaction
 
 
 async def price_quote(info: Info, credits: int, promo_code: str | None = None) -> PriceQuote:

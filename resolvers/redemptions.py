@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import strawberry
 
-from ledger import redemptions
-from ledger.errors import InvalidInput
-from resolvers.common import actor_of, parse_id, run_mutation, run_query, user_errors
-from schema.connections import Connection, decode_cursor, to_connection
-from schema.context import Info
-from schema.enums import RedemptionStatus
-from schema.inputs import (
+from graph.connections import Connection, decode_cursor, to_connection
+from graph.context import Info
+from graph.enums import RedemptionStatus
+from graph.inputs import (
     DenyRedemptionsInput,
     RedeemCreditsInput,
     RedemptionIdInput,
     RedemptionIdsInput,
 )
-from schema.payloads import RedemptionPayload, RedemptionsPayload
-from schema.types import Redemption
+from graph.payloads import RedemptionPayload, RedemptionsPayload
+from graph.types import Redemption
+from ledger import redemptions
+from ledger.errors import InvalidInput
+from resolvers.common import actor_of, parse_id, run_mutation, run_query, user_errors
 
 
 def _required_id(value: strawberry.ID, field: str) -> int:

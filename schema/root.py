@@ -18,14 +18,8 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from observability import OperationMetrics, current_request_id
-from resolvers import accounts, credits
-from resolvers import backoffice as office
-from resolvers import courses as catalogue
-from resolvers import redemptions as redeeming
-from schema.connections import Connection
-from schema.limits import limits_rule
-from schema.payloads import (
+from graph.connections import Connection
+from graph.payloads import (
     AccountPayload,
     CoursePayload,
     LotPayload,
@@ -34,8 +28,8 @@ from schema.payloads import (
     RedemptionPayload,
     RedemptionsPayload,
 )
-from schema.types import Account as AccountType
-from schema.types import (
+from graph.types import Account as AccountType
+from graph.types import (
     AuditEvent,
     Balance,
     Course,
@@ -48,6 +42,12 @@ from schema.types import (
     UsageReport,
     Viewer,
 )
+from observability import OperationMetrics, current_request_id
+from resolvers import accounts, credits
+from resolvers import backoffice as office
+from resolvers import courses as catalogue
+from resolvers import redemptions as redeeming
+from schema.limits import limits_rule
 from settings import Settings, get_settings
 
 log = logging.getLogger("credits.graphql")
@@ -160,6 +160,3 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=settings.is_production),
     )
-
-
-schema = build_schema()

@@ -639,8 +639,7 @@ settings = get_settings()
 settings.check()
 from app import create_app
 create_app(settings, manage_database=False)
-from workers.broker import make_worker_broker
-broker = make_worker_broker(settings)
+from workers.actors import broker
 from workers.transport import transport_from_settings
 from notifications.render import environment
 print(json.dumps({

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import dramatiq
 
 from settings import Settings
+from workers.broker import make_broker
 from workers.jobs import Job, JobName, registry
 
 log = logging.getLogger("credits.workers")
@@ -28,8 +29,6 @@ class BrokerDispatcher:
     """Enqueue on the dramatiq broker (Redis). Raises when the broker is unreachable."""
 
     def __init__(self, settings: Settings, broker: dramatiq.Broker | None = None) -> None:
-        from workers.broker import make_broker
-
         self.jobs = registry(settings)
         self.broker = broker or make_broker(settings)
 

@@ -13,9 +13,9 @@ import strawberry
 from starlette.requests import Request
 
 from auth import Claims
+from graph.loaders import Loaders
 from ledger.actors import Actor
 from ledger.users import sign_in
-from resolvers.loaders import Loaders
 
 
 @dataclass

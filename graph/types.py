@@ -11,10 +11,8 @@ from strawberry.scalars import JSON
 from tortoise.models import Model
 
 import models
-from ledger import balances, clock
-from ledger.accounts import display_code
-from schema.context import Info
-from schema.enums import (
+from graph.context import Info
+from graph.enums import (
     ApprovalMode,
     ErrorCode,
     LotStatus,
@@ -23,6 +21,8 @@ from schema.enums import (
     RedemptionStatus,
     TransactionKind,
 )
+from ledger import balances, clock
+from ledger.accounts import display_code
 
 
 @strawberry.type

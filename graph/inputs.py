@@ -6,7 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from schema.enums import ApprovalMode
+from graph.enums import ApprovalMode
 
 
 @strawberry.input

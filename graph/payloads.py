@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from schema.types import Account, Course, Lot, Purchase, QuoteRequest, Redemption, UserError
+from graph.types import Account, Course, Lot, Purchase, QuoteRequest, Redemption, UserError
 
 
 @strawberry.type
