@@ -111,11 +111,12 @@ async def redeem_credits(
     if stored is not None:
         raise_stored_error(stored)
         return await Redemption.get(id=stored["redemption_id"])
-    await throttle.check_code_attempts(user_id=actor.user_id, address=client_address)
+    await throttle.take_code_attempt(user_id=actor.user_id)
     account = await Account.get_or_none(code_hash=code_hash) if code_hash else None
     if account is None:
         await throttle.record_wrong_code(user_id=actor.user_id, address=client_address)
         raise InvalidCode("that redemption code is not valid", field=["code"])
+    await throttle.return_code_attempt(user_id=actor.user_id)
     course = await Course.get_or_none(id=course_id)
     if course is None or not course.active:
         raise CourseUnavailable("that course cannot be bought now", field=["courseId"])

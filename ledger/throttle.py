@@ -1,59 +1,90 @@
 """Brute-force protection for redemption codes.
 
-Wrong codes are counted per user and per client address in fixed windows; once either
-count reaches its limit, every attempt from that user or address is RATE_LIMITED until
-the window ends (the cooling-off period). Counters live in Redis when REDIS_URL is set,
-so all server processes share them, and in this process's memory otherwise.
+Wrong codes are counted per user and per client address in fixed windows (decision 18):
+
+- Every attempt takes one of the user's attempts before the code is looked up, in one
+  atomic step, and a right code gives it back. A user with none left is RATE_LIMITED
+  until the window ends, whatever the code; concurrent attempts cannot overrun the limit.
+- An address over its limit blocks no valid code. A wrong code from it answers
+  RATE_LIMITED and uses up the rest of that user's attempts: each user behind a guessing
+  address gets one guess per window instead of the per-user limit.
+
+Counters live in Redis when REDIS_URL is set, so all server processes share them, and in
+this process's memory otherwise.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from ledger.errors import RateLimited
 from settings import get_settings
 
+REDIS_CONNECTIONS = 50  # per process
+
 
 class Counter(Protocol):
-    async def get(self, key: str) -> int: ...
-    async def hit(self, key: str, window_seconds: int) -> int: ...
+    async def add(self, key: str, amount: int, window_seconds: int) -> int:
+        """Add `amount` (never going below zero) in one atomic step and answer the count.
+
+        The first addition starts the key's window; a subtraction never creates a key.
+        """
+        ...
 
 
 class MemoryCounter:
+    """Counts in this process. Each addition is one step with no await in it, so
+    concurrent requests on the event loop cannot interleave; windows that ended are
+    dropped at most once per window length."""
+
     def __init__(self) -> None:
         self._counts: dict[str, tuple[int, float]] = {}
+        self._sweep_at = 0.0
 
-    async def get(self, key: str) -> int:
-        count, until = self._counts.get(key, (0, 0.0))
-        return count if until > time.monotonic() else 0
+    def __len__(self) -> int:
+        return len(self._counts)
 
-    async def hit(self, key: str, window_seconds: int) -> int:
+    async def add(self, key: str, amount: int, window_seconds: int) -> int:
         now = time.monotonic()
+        if now >= self._sweep_at:
+            self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
+            self._sweep_at = now + window_seconds
         count, until = self._counts.get(key, (0, 0.0))
         if until <= now:
+            if amount <= 0:
+                return 0
             count, until = 0, now + window_seconds
-        self._counts[key] = (count + 1, until)
-        return count + 1
+        count = max(0, count + amount)
+        self._counts[key] = (count, until)
+        return count
+
+
+_ADD = """
+local amount = tonumber(ARGV[1])
+if amount <= 0 then
+  local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+  if current <= 0 then return 0 end
+  return redis.call('DECRBY', KEYS[1], math.min(current, -amount))
+end
+local count = redis.call('INCRBY', KEYS[1], amount)
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return count
+"""
 
 
 class RedisCounter:
     def __init__(self, url: str) -> None:
         import redis.asyncio as redis
 
-        self._redis = redis.from_url(url)
+        # A burst of checkouts waits for a connection instead of failing at once.
+        pool = redis.BlockingConnectionPool.from_url(url, max_connections=REDIS_CONNECTIONS)
+        self._redis = redis.Redis(connection_pool=pool)
+        self._add: Any = self._redis.register_script(_ADD)
 
-    async def get(self, key: str) -> int:
-        value = await self._redis.get(key)
-        return int(value or 0)
-
-    async def hit(self, key: str, window_seconds: int) -> int:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, window_seconds, nx=True)
-            count, _ = await pipe.execute()
-        return int(count)
+    async def add(self, key: str, amount: int, window_seconds: int) -> int:
+        return int(await self._add(keys=[key], args=[amount, window_seconds]))
 
 
 @dataclass(frozen=True)
@@ -84,20 +115,33 @@ def limits() -> Limits:
     return Limits(s.code_attempts_per_user, s.code_attempts_per_address, s.code_attempts_window)
 
 
-def _keys(user_id: int, address: str) -> list[tuple[str, int]]:
+def _user_key(user_id: int) -> str:
+    return f"credits:badcode:user:{user_id}"
+
+
+def _too_many() -> RateLimited:
+    return RateLimited("too many wrong redemption codes; try again later", field=["code"])
+
+
+async def take_code_attempt(*, user_id: int) -> None:
+    """Take one of the user's attempts before their code is looked up."""
     lim = limits()
-    keys = [(f"credits:badcode:user:{user_id}", lim.per_user)]
-    if address:
-        keys.append((f"credits:badcode:addr:{address}", lim.per_address))
-    return keys
+    if await counter().add(_user_key(user_id), 1, lim.window_seconds) > lim.per_user:
+        raise _too_many()
 
 
-async def check_code_attempts(*, user_id: int, address: str) -> None:
-    for key, limit in _keys(user_id, address):
-        if await counter().get(key) >= limit:
-            raise RateLimited("too many wrong redemption codes; try again later", field=["code"])
+async def return_code_attempt(*, user_id: int) -> None:
+    """The code was right: it does not count."""
+    await counter().add(_user_key(user_id), -1, limits().window_seconds)
 
 
 async def record_wrong_code(*, user_id: int, address: str) -> None:
-    for key, _ in _keys(user_id, address):
-        await counter().hit(key, limits().window_seconds)
+    """Count a wrong code at the address; over the address's limit it is RATE_LIMITED
+    and the user has no attempt left this window."""
+    if not address:
+        return
+    lim = limits()
+    key = f"credits:badcode:addr:{address}"
+    if await counter().add(key, 1, lim.window_seconds) > lim.per_address:
+        await counter().add(_user_key(user_id), lim.per_user, lim.window_seconds)
+        raise _too_many()

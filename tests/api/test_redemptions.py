@@ -1,11 +1,15 @@
+import asyncio
+from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
 
 from ledger import throttle
 from models import Draw, LedgerEntry, OutboxMessage, Redemption
+from settings import Settings
 from tests.helpers import BALANCE, buy, create_account, redeem, upsert_course
 from tests.invariants import assert_ledger_invariants
+from tests.redis_process import running_redis
 
 UPDATE = """
 mutation($input: UpdateAccountInput!) { updateAccount(input: $input) { errors { code } } }"""
@@ -355,3 +359,52 @@ async def test_a_decision_answers_with_the_course_and_the_learner(ann, lee, shop
             "learner": {"email": "lee@example.com", "name": "Lee Learner"},
         }
     ]
+
+
+@pytest.fixture(params=["memory", "redis"])
+def code_counter(request, monkeypatch):
+    """The wrong-code counter in this process's memory, or in a private real Redis."""
+    if request.param == "memory":
+        monkeypatch.setattr(throttle, "_counter", throttle.MemoryCounter())
+        yield
+        return
+    with running_redis() as server:
+        monkeypatch.setattr(throttle, "get_settings", lambda: Settings(redis_url=server.url))
+        monkeypatch.setattr(throttle, "_counter", None)
+        yield
+
+
+async def test_two_hundred_concurrent_wrong_codes_get_ten_answers(lee, shop, code_counter):
+    await lee.data("{ viewer { user { id } } }")  # signed in once, before the burst
+    course = shop["JIRA-101"]["id"]
+    payloads = await asyncio.gather(
+        *(redeem(lee, f"AAAA-BBBB-CCCC-{i:04d}", course, f"k{i}") for i in range(200))
+    )
+    answers = Counter(p["errors"][0]["code"] for p in payloads)
+    assert answers == {"INVALID_CODE": 10, "RATE_LIMITED": 190}
+
+
+async def test_a_guessing_address_does_not_block_valid_codes(
+    ann, lee, shop, client_factory, monkeypatch, code_counter
+):
+    monkeypatch.setattr(throttle, "limits", lambda: throttle.Limits(3, 5, 900))
+    account = await create_account(ann)
+    await buy(ann, 1_000, "p1")
+    course = shop["JIRA-101"]["id"]
+    # Guessers behind the same address (every test request comes from 127.0.0.1).
+    guessers = [client_factory(f"guess{i}@example.com") for i in range(3)]
+    answers = [
+        (await redeem(g, f"AAAA-BBBB-CCCC-{i}{j}", course, f"g{i}{j}"))["errors"][0]["code"]
+        for i, g in enumerate(guessers)
+        for j in range(2)
+    ]
+    assert answers == ["INVALID_CODE"] * 5 + ["RATE_LIMITED"]
+    # A learner with the right code still redeems, more than once...
+    for key in ("r1", "r2"):
+        assert (await redeem(lee, account["redemptionCode"], course, key))["errors"] == []
+    # ...while a wrong code from this address is refused, and ends that user's tries.
+    typo = client_factory("typo@example.com")
+    wrong = await redeem(typo, "AAAA-BBBB-CCCC-DDDD", course, "t1")
+    assert wrong["errors"][0]["code"] == "RATE_LIMITED"
+    right = await redeem(typo, account["redemptionCode"], course, "t2")
+    assert right["errors"][0]["code"] == "RATE_LIMITED"

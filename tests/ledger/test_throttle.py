@@ -1,4 +1,5 @@
-"""Wrong redemption codes: per user and per address, in windows that end."""
+"""Wrong redemption codes: per user and per address, in windows that end; atomic under
+concurrency."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 
 from ledger import throttle
 from ledger.errors import RateLimited
+
+LIMITS = throttle.Limits(per_user=3, per_address=5, window_seconds=1)
 
 
 def _counters() -> list[object]:
@@ -34,25 +37,70 @@ def counter(request, monkeypatch):
         else throttle.RedisCounter(os.environ["REDIS_URL"])
     )
     monkeypatch.setattr(throttle, "_counter", made)
-    monkeypatch.setattr(throttle, "limits", lambda: throttle.Limits(3, 5, 1))
+    monkeypatch.setattr(throttle, "limits", lambda: LIMITS)
     return made
 
 
-async def test_per_user_and_per_address_limits_then_cooling_off(counter):
-    address = f"198.51.100.{uuid.uuid4().int % 250}"
-    user_a, user_b = uuid.uuid4().int % 10**9, uuid.uuid4().int % 10**9
-    for _ in range(3):
-        await throttle.check_code_attempts(user_id=user_a, address=address)
-        await throttle.record_wrong_code(user_id=user_a, address=address)
-    with pytest.raises(RateLimited):
-        await throttle.check_code_attempts(user_id=user_a, address=address)
-    # Another user from the same address may try until the address's limit.
-    for _ in range(2):
-        await throttle.check_code_attempts(user_id=user_b, address=address)
-        await throttle.record_wrong_code(user_id=user_b, address=address)
-    with pytest.raises(RateLimited):
-        await throttle.check_code_attempts(user_id=user_b, address=address)
-    await throttle.check_code_attempts(user_id=user_b, address="203.0.113.9")
+def _ids() -> tuple[int, str]:
+    return uuid.uuid4().int % 10**9, f"198.51.100.{uuid.uuid4().int % 250}"
 
+
+async def _wrong(user_id: int, address: str) -> None:
+    await throttle.take_code_attempt(user_id=user_id)
+    await throttle.record_wrong_code(user_id=user_id, address=address)
+
+
+async def test_per_user_limit_then_cooling_off(counter):
+    user, address = _ids()
+    for _ in range(3):
+        await _wrong(user, address)
+    with pytest.raises(RateLimited):
+        await throttle.take_code_attempt(user_id=user)
     await asyncio.sleep(1.2)  # the window ends: the cooling-off is over
-    await throttle.check_code_attempts(user_id=user_a, address=address)
+    await throttle.take_code_attempt(user_id=user)
+
+
+async def test_right_codes_do_not_count(counter):
+    user, _ = _ids()
+    for _ in range(10):
+        await throttle.take_code_attempt(user_id=user)
+        await throttle.return_code_attempt(user_id=user)
+    await throttle.take_code_attempt(user_id=user)
+
+
+async def test_an_address_over_its_limit_refuses_wrong_codes_not_attempts(counter):
+    _, address = _ids()
+    guessers = [uuid.uuid4().int % 10**9 for _ in range(3)]
+    for user in guessers[:2]:
+        for _ in range(2):
+            await _wrong(user, address)
+    await _wrong(guessers[2], address)  # the address's fifth wrong code: still allowed
+    # Over the address's limit, anyone may still try (a right code would succeed)...
+    learner = uuid.uuid4().int % 10**9
+    await throttle.take_code_attempt(user_id=learner)
+    await throttle.return_code_attempt(user_id=learner)
+    # ...but a wrong code is refused and uses up that user's attempts for the window.
+    await throttle.take_code_attempt(user_id=learner)
+    with pytest.raises(RateLimited):
+        await throttle.record_wrong_code(user_id=learner, address=address)
+    with pytest.raises(RateLimited):
+        await throttle.take_code_attempt(user_id=learner)
+
+
+async def test_concurrent_attempts_cannot_overrun_the_limit(counter):
+    user, _ = _ids()
+    outcomes = await asyncio.gather(
+        *(throttle.take_code_attempt(user_id=user) for _ in range(200)), return_exceptions=True
+    )
+    assert sum(o is None for o in outcomes) == 3
+    assert all(isinstance(o, RateLimited) for o in outcomes if o is not None)
+
+
+async def test_memory_forgets_windows_that_ended():
+    memory = throttle.MemoryCounter()
+    for i in range(1000):
+        await memory.add(f"k{i}", 1, 1)
+    assert len(memory) == 1000
+    await asyncio.sleep(1.1)
+    assert await memory.add("k0", 1, 1) == 1  # a new window
+    assert len(memory) == 1
