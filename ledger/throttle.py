@@ -9,20 +9,36 @@ Wrong codes are counted per user and per client address in fixed windows (decisi
   RATE_LIMITED and uses up the rest of that user's attempts: each user behind a guessing
   address gets one guess per window instead of the per-user limit.
 
-Counters live in Redis when REDIS_URL is set, so all server processes share them, and in
-this process's memory otherwise.
+Counters live in Redis when REDIS_URL is set, so all server processes share them. When
+Redis fails or answers slowly, this process counts in its own memory for a while (logged,
+and counted in `credits_code_throttle_fallbacks_total`) rather than refusing checkouts.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from prometheus_client import Counter as Metric
+
 from ledger.errors import RateLimited
 from settings import get_settings
 
+log = logging.getLogger("credits.throttle")
+
+# A Redis call slower than this counts as a failure: a checkout must not wait on it.
+REDIS_TIMEOUT = 0.25
+# After a failure, Redis is tried again this much later; calls in between count locally.
+REDIS_RETRY_SECONDS = 5.0
 REDIS_CONNECTIONS = 50  # per process
+
+FALLBACKS = Metric(
+    "credits_code_throttle_fallbacks_total",
+    "Wrong-code throttle counts kept in process memory because Redis failed or was slow",
+)
 
 
 class Counter(Protocol):
@@ -75,16 +91,52 @@ return count
 
 
 class RedisCounter:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout: float = REDIS_TIMEOUT) -> None:
         import redis.asyncio as redis
 
-        # A burst of checkouts waits for a connection instead of failing at once.
-        pool = redis.BlockingConnectionPool.from_url(url, max_connections=REDIS_CONNECTIONS)
+        # A burst of checkouts waits briefly for a connection instead of failing at once.
+        pool = redis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=REDIS_CONNECTIONS,
+            timeout=timeout,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+        )
         self._redis = redis.Redis(connection_pool=pool)
         self._add: Any = self._redis.register_script(_ADD)
 
     async def add(self, key: str, amount: int, window_seconds: int) -> int:
         return int(await self._add(keys=[key], args=[amount, window_seconds]))
+
+
+class FallbackCounter:
+    """Redis, or this process's memory while Redis fails or is slow."""
+
+    def __init__(self, primary: Counter, timeout: float = REDIS_TIMEOUT) -> None:
+        self.primary = primary
+        self.local = MemoryCounter()
+        self._timeout = timeout
+        self._retry_at = 0.0
+
+    async def add(self, key: str, amount: int, window_seconds: int) -> int:
+        if time.monotonic() >= self._retry_at:
+            try:
+                async with asyncio.timeout(self._timeout):
+                    count = await self.primary.add(key, amount, window_seconds)
+            except Exception as exc:  # any Redis failure: count locally rather than refuse
+                self._retry_at = time.monotonic() + REDIS_RETRY_SECONDS
+                log.warning(
+                    "code throttle: Redis failed (%r); counting in this process for %.0f s",
+                    exc,
+                    REDIS_RETRY_SECONDS,
+                )
+            else:
+                if self._retry_at:
+                    self._retry_at = 0.0
+                    log.warning("code throttle: Redis answers again")
+                return count
+        FALLBACKS.inc()
+        return await self.local.add(key, amount, window_seconds)
 
 
 @dataclass(frozen=True)
@@ -101,7 +153,7 @@ def counter() -> Counter:
     global _counter
     if _counter is None:
         url = get_settings().redis_url
-        _counter = RedisCounter(url) if url else MemoryCounter()
+        _counter = FallbackCounter(RedisCounter(url)) if url else MemoryCounter()
     return _counter
 
 

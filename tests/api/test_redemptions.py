@@ -1,4 +1,5 @@
 import asyncio
+import time
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -408,3 +409,29 @@ async def test_a_guessing_address_does_not_block_valid_codes(
     assert wrong["errors"][0]["code"] == "RATE_LIMITED"
     right = await redeem(typo, account["redemptionCode"], course, "t2")
     assert right["errors"][0]["code"] == "RATE_LIMITED"
+
+
+@pytest.mark.parametrize("failure", ["stopped", "hanging"])
+async def test_a_valid_code_redeems_quickly_when_redis_is_down_or_hangs(
+    ann, lee, shop, monkeypatch, failure
+):
+    account = await create_account(ann)
+    await buy(ann, 1_000, "p1")
+    course = shop["JIRA-101"]["id"]
+    with running_redis() as server:
+        monkeypatch.setattr(throttle, "get_settings", lambda: Settings(redis_url=server.url))
+        monkeypatch.setattr(throttle, "_counter", None)
+        assert (await redeem(lee, account["redemptionCode"], course, "r1"))["errors"] == []
+        if failure == "stopped":
+            server.stop()
+        else:
+            server.freeze()
+        for key in ("r2", "r3"):
+            started = time.monotonic()
+            payload = await redeem(lee, account["redemptionCode"], course, key)
+            assert payload["errors"] == []
+            assert payload["redemption"]["status"] == "APPROVED"
+            assert time.monotonic() - started < 1.5
+        wrong = await redeem(lee, "AAAA-BBBB-CCCC-DDDD", course, "w1")
+        assert wrong["errors"][0]["code"] == "INVALID_CODE"
+    assert (await ann.data(BALANCE))["balance"]["available"] == 700

@@ -1,16 +1,21 @@
 """Wrong redemption codes: per user and per address, in windows that end; atomic under
-concurrency."""
+concurrency; counted in memory when Redis is down or hangs."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
+from prometheus_client import REGISTRY
 
 from ledger import throttle
 from ledger.errors import RateLimited
+from tests.redis_process import RedisServer, running_redis
 
 LIMITS = throttle.Limits(per_user=3, per_address=5, window_seconds=1)
 
@@ -34,7 +39,7 @@ def counter(request, monkeypatch):
     made = (
         throttle.MemoryCounter()
         if request.param == "memory"
-        else throttle.RedisCounter(os.environ["REDIS_URL"])
+        else throttle.FallbackCounter(throttle.RedisCounter(os.environ["REDIS_URL"]))
     )
     monkeypatch.setattr(throttle, "_counter", made)
     monkeypatch.setattr(throttle, "limits", lambda: LIMITS)
@@ -104,3 +109,40 @@ async def test_memory_forgets_windows_that_ended():
     await asyncio.sleep(1.1)
     assert await memory.add("k0", 1, 1) == 1  # a new window
     assert len(memory) == 1
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    with running_redis() as server:
+        yield server
+
+
+def _fallbacks() -> float:
+    return REGISTRY.get_sample_value("credits_code_throttle_fallbacks_total") or 0.0
+
+
+@pytest.mark.parametrize("failure", ["stopped", "hanging"])
+async def test_redis_down_or_hanging_counts_in_memory_quickly(
+    redis_server, failure, monkeypatch, caplog
+):
+    counter = throttle.FallbackCounter(throttle.RedisCounter(redis_server.url))
+    monkeypatch.setattr(throttle, "_counter", counter)
+    monkeypatch.setattr(throttle, "limits", lambda: LIMITS)
+    user, address = _ids()
+    await _wrong(user, address)  # counted in Redis
+    if failure == "stopped":
+        redis_server.stop()
+    else:
+        redis_server.freeze()
+    before = _fallbacks()
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="credits.throttle"):
+        for _ in range(3):  # memory starts its own count: three more wrong codes
+            await _wrong(user, address)
+        with pytest.raises(RateLimited):
+            await throttle.take_code_attempt(user_id=user)
+    assert time.monotonic() - started < 1.0
+    assert _fallbacks() - before == 7
+    assert "counting in this process" in caplog.text
+    if failure == "hanging":
+        redis_server.thaw()
