@@ -51,7 +51,7 @@ class TokenVerifier:
 
     async def _key(self, token: str) -> tuple[object, list[str]]:
         if self._jwks is None:
-            return self.settings.jwt_secret, ["HS256"]
+            return self.settings.jwt_secret.get_secret_value(), ["HS256"]
         try:
             signing_key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
         except jwt.PyJWKClientError as exc:
@@ -158,4 +158,4 @@ def mint_token(
         claims["iss"] = settings.jwt_issuer
     if settings.jwt_audience:
         claims["aud"] = settings.jwt_audience
-    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+    return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")

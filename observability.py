@@ -18,7 +18,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -39,7 +38,6 @@ from strawberry.extensions import SchemaExtension
 
 log = logging.getLogger("credits.http")
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
-_request_id: ContextVar[str] = ContextVar("request_id", default="")
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 HTTP_REQUESTS = Counter(
@@ -69,7 +67,9 @@ JOBS = Counter("credits_jobs_total", "Scheduled job runs", ["job", "outcome"])
 
 
 def current_request_id() -> str:
-    return _request_id.get()
+    """The id of the request being served ("" outside one): structlog's context, which
+    also puts it on every log line written meanwhile."""
+    return str(structlog.contextvars.get_contextvars().get("request_id", ""))
 
 
 def _route(scope: Scope) -> str:
@@ -92,7 +92,7 @@ class RequestContext:
         headers = dict(scope.get("headers") or [])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _SANE_ID.match(given) else uuid.uuid4().hex
-        token = _request_id.set(request_id)
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
         started, status, path = time.perf_counter(), 500, str(scope.get("path", ""))
 
         async def send_with_id(message: Message) -> None:
@@ -113,7 +113,7 @@ class RequestContext:
             route = _route(scope)
             HTTP_REQUESTS.labels(scope.get("method", ""), route, str(status)).inc()
             HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
-            _request_id.reset(token)
+            structlog.contextvars.reset_contextvars(**tokens)
 
 
 class OperationMetrics(SchemaExtension):
@@ -162,13 +162,6 @@ def prepare_multiprocess_metrics(directory: str | None = None) -> str:
     return path
 
 
-def _add_request_id(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
-    request_id = _request_id.get()
-    if request_id:
-        event.setdefault("request_id", request_id)
-    return event
-
-
 def redact_query(path: str) -> str:
     """`path` with every query parameter's value hidden: export links carry a token."""
     path, mark, query = path.partition("?")
@@ -197,7 +190,6 @@ def configure_logging(*, json_logs: bool, level: str = "INFO") -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        _add_request_id,
     ]
     renderer: Any = (
         structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer()

@@ -12,7 +12,7 @@ from itertools import pairwise
 from typing import Any, Literal
 
 import asyncpg
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from tortoise.backends.base.config_generator import expand_db_url
 
@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     # Prefix of every Redis queue and key: deployments sharing one Redis database stay apart.
     redis_namespace: str = Field(default="credits", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
 
-    jwt_secret: str = DEV_JWT_SECRET
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_jwks_url: str = ""
     jwt_issuer: str = ""
     jwt_audience: str = ""
@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     # verifies every address it puts in tokens; otherwise its email links no invitation.
     jwt_emails_verified: bool = False
     # Signs and encrypts redemption codes and export links; never leaves the server.
-    secret_key: str = DEV_SECRET_KEY
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
 
     public_url: str = "http://127.0.0.1:8000"
     cors_origins: str = ""
@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_user: str = ""
-    smtp_password: str = ""
+    smtp_password: SecretStr = SecretStr("")
     smtp_starttls: bool = False
     smtp_tls: bool = False
     mail_from: str = "Training Credits <credits@localhost>"
@@ -174,13 +174,15 @@ class Settings(BaseSettings):
         problems = []
         if not self.database_url:
             problems.append("DATABASE_URL must be set explicitly")
-        jwt_weakness = None if self.jwt_jwks_url else secret_weakness(self.jwt_secret)
+        jwt_weakness = (
+            None if self.jwt_jwks_url else secret_weakness(self.jwt_secret.get_secret_value())
+        )
         if jwt_weakness:
             problems.append(
                 f"JWT_SECRET {jwt_weakness}: set JWT_JWKS_URL, or generate a secret with "
                 + GENERATE_SECRET
             )
-        key_weakness = secret_weakness(self.secret_key)
+        key_weakness = secret_weakness(self.secret_key.get_secret_value())
         if key_weakness:
             problems.append(f"SECRET_KEY {key_weakness}: generate one with {GENERATE_SECRET}")
         if problems:

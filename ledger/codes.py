@@ -42,7 +42,7 @@ def normalise_code(entered: str) -> str | None:
 
 
 def _key(purpose: bytes) -> bytes:
-    secret = get_settings().secret_key.encode()
+    secret = get_settings().secret_key.get_secret_value().encode()
     return hmac.new(secret, b"training-credits:" + purpose, hashlib.sha256).digest()
 
 

@@ -468,8 +468,8 @@ def test_environment_is_accepted_in_production(service, monkeypatch, caplog):
         assert shown == (value.lower() if isinstance(parsed, bool) else value), name
     # compose runs production deliberately, on its own secrets and real components.
     assert settings.is_production
-    assert settings.jwt_jwks_url or settings.jwt_secret != DEV_JWT_SECRET
-    assert settings.secret_key != DEV_SECRET_KEY
+    assert settings.jwt_jwks_url or settings.jwt_secret.get_secret_value() != DEV_JWT_SECRET
+    assert settings.secret_key.get_secret_value() != DEV_SECRET_KEY
     assert settings.redis_url, "production with workers in their own containers needs Redis"
     assert settings.smtp_host
 

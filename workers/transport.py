@@ -184,7 +184,7 @@ def transport_from_settings(settings: Settings) -> Transport:
             host=settings.smtp_host,
             port=settings.smtp_port,
             username=settings.smtp_user or None,
-            password=settings.smtp_password or None,
+            password=settings.smtp_password.get_secret_value() or None,
             start_tls=settings.smtp_starttls,
             use_tls=settings.smtp_tls,
         )

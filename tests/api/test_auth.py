@@ -35,17 +35,17 @@ async def test_no_token_is_unauthenticated():
         ),
         jwt.encode(
             {"sub": "x", "email": "x@example.com"},  # no exp
-            Settings().jwt_secret,
+            Settings().jwt_secret.get_secret_value(),
             algorithm="HS256",
         ),
         jwt.encode(
             {"sub": "x", "email": "x@example.com", "exp": int(time.time()) - 3600},
-            Settings().jwt_secret,
+            Settings().jwt_secret.get_secret_value(),
             algorithm="HS256",
         ),
         jwt.encode(
             {"sub": "x", "exp": int(time.time()) + 60},  # no email
-            Settings().jwt_secret,
+            Settings().jwt_secret.get_secret_value(),
             algorithm="HS256",
         ),
     ],
@@ -82,7 +82,7 @@ def test_credits_token_prints_only_a_verifiable_token(capsys):
     main(["token", "--email", "ann@example.com", "--name", "Ann", "--support"])
     out = capsys.readouterr().out
     assert out.count("\n") == 1
-    claims = jwt.decode(out.strip(), Settings().jwt_secret, algorithms=["HS256"])
+    claims = jwt.decode(out.strip(), Settings().jwt_secret.get_secret_value(), algorithms=["HS256"])
     assert claims["email"] == "ann@example.com" and claims["roles"] == ["support"]
 
 
@@ -204,7 +204,7 @@ def _claims_token(**claims: object) -> str:
         "exp": int(time.time()) + 600,
         **claims,
     }
-    return jwt.encode(body, Settings().jwt_secret, algorithm="HS256")
+    return jwt.encode(body, Settings().jwt_secret.get_secret_value(), algorithm="HS256")
 
 
 @pytest.mark.parametrize(
@@ -265,7 +265,7 @@ async def test_email_verified_is_read_strictly(claim, verified):
 async def test_a_missing_email_verified_claim_follows_the_setting():
     token = jwt.encode(
         {"sub": "s", "email": "a@example.com", "exp": int(time.time()) + 60},
-        Settings().jwt_secret,
+        Settings().jwt_secret.get_secret_value(),
         algorithm="HS256",
     )
     assert (await TokenVerifier(Settings()).verify(token)).email_verified is False
@@ -278,6 +278,8 @@ def test_development_tokens_say_the_email_is_verified(capsys):
 
     main(["token", "--email", "ann@example.com", "--name", "Ann"])
     claims = jwt.decode(
-        capsys.readouterr().out.strip(), Settings().jwt_secret, algorithms=["HS256"]
+        capsys.readouterr().out.strip(),
+        Settings().jwt_secret.get_secret_value(),
+        algorithms=["HS256"],
     )
     assert claims["email_verified"] is True

@@ -31,7 +31,7 @@ def token(sub: str, email: str, verified: object = True, name: str = "Someone") 
     }
     if verified is not MISSING:
         claims["email_verified"] = verified
-    return jwt.encode(claims, get_settings().jwt_secret, algorithm="HS256")
+    return jwt.encode(claims, get_settings().jwt_secret.get_secret_value(), algorithm="HS256")
 
 
 def user(sub: str, email: str, verified: object = True) -> GraphQLClient:
