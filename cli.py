@@ -87,7 +87,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
         )
     sys.argv = [
         "dramatiq",
-        "workers.actors",
+        "workers.worker",
         "--processes",
         str(args.processes),
         "--threads",

@@ -16,13 +16,13 @@ class LotChanged(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Take:
+class LotDraw:
     lot: Lot
     credits: int
     balance_after: int
 
 
-async def take_credits(*, account_id: int, credits: int, now: datetime) -> list[Take]:
+async def draw_from_lots(*, account_id: int, credits: int, now: datetime) -> list[LotDraw]:
     """Remove `credits` from the unexpired lots. The caller holds the account lock.
 
     Lots are locked in draw order; each is decremented with a conditional UPDATE, so no
@@ -39,7 +39,7 @@ async def take_credits(*, account_id: int, credits: int, now: datetime) -> list[
         raise InsufficientCredits(
             f"the account has {balance:,} credits available; this needs {credits:,}"
         )
-    takes: list[Take] = []
+    draws: list[LotDraw] = []
     needed = credits
     for lot in lots:
         take = min(lot.remaining, needed)
@@ -50,7 +50,7 @@ async def take_credits(*, account_id: int, credits: int, now: datetime) -> list[
             raise LotChanged(f"lot {lot.id} changed while the account was locked")
         balance -= take
         needed -= take
-        takes.append(Take(lot=lot, credits=take, balance_after=balance))
+        draws.append(LotDraw(lot=lot, credits=take, balance_after=balance))
         if needed == 0:
             break
-    return takes
+    return draws

@@ -15,7 +15,7 @@ from ledger import clock, codes, events, outbox, throttle
 from ledger.accounts import account_for
 from ledger.actors import Actor
 from ledger.db import atomic, lock_account
-from ledger.draws import Take, take_credits
+from ledger.draws import LotDraw, draw_from_lots
 from ledger.errors import (
     CourseUnavailable,
     InsufficientCredits,
@@ -56,19 +56,19 @@ async def record_draws(
     *,
     account: Account,
     redemption: Redemption,
-    takes: list[Take],
+    draws: list[LotDraw],
     actor_id: int | None,
     now: datetime,
 ) -> None:
     """A draw and a REDEMPTION entry for each lot the credits came from."""
-    for take in takes:
-        await Draw.create(redemption=redemption, lot=take.lot, credits=take.credits)
+    for draw in draws:
+        await Draw.create(redemption=redemption, lot=draw.lot, credits=draw.credits)
         await LedgerEntry.create(
             account=account,
-            lot=take.lot,
+            lot=draw.lot,
             kind=EntryKind.REDEMPTION,
-            credits=-take.credits,
-            balance_after=take.balance_after,
+            credits=-draw.credits,
+            balance_after=draw.balance_after,
             actor_id=actor_id,
             redemption=redemption,
             created_at=now,
@@ -79,9 +79,9 @@ async def draw_credits(
     *, account: Account, redemption: Redemption, actor_id: int | None, now: datetime
 ) -> None:
     """Take the redemption's credits from the lots, recording each draw and entry."""
-    takes = await take_credits(account_id=account.id, credits=redemption.credits, now=now)
+    draws = await draw_from_lots(account_id=account.id, credits=redemption.credits, now=now)
     await record_draws(
-        account=account, redemption=redemption, takes=takes, actor_id=actor_id, now=now
+        account=account, redemption=redemption, draws=draws, actor_id=actor_id, now=now
     )
 
 
@@ -129,12 +129,12 @@ async def redeem_credits(
             raise InvalidCode("that redemption code is not valid", field=["code"])
         now = clock.now()
         approve = _approves_at_once(locked, course.price_credits)
-        takes: list[Take] = []
+        draws: list[LotDraw] = []
         if approve:
             # Take the credits first: it raises, changing nothing, when the balance does
             # not cover the price; then the redemption is written approved at once.
             try:
-                takes = await take_credits(
+                draws = await draw_from_lots(
                     account_id=locked.id, credits=course.price_credits, now=now
                 )
             except InsufficientCredits:
@@ -151,7 +151,7 @@ async def redeem_credits(
         )
         if approve:
             await record_draws(
-                account=locked, redemption=redemption, takes=takes, actor_id=actor.user_id, now=now
+                account=locked, redemption=redemption, draws=draws, actor_id=actor.user_id, now=now
             )
         kind = events.REDEMPTION_APPROVED if approve else events.REDEMPTION_REQUESTED
         await outbox.enqueue(kind, redemption_id=redemption.id)

@@ -14,7 +14,7 @@ from ledger.actors import Actor
 from ledger.balances import available_credits
 from ledger.courses import require_support
 from ledger.db import atomic, lock_account
-from ledger.draws import take_credits
+from ledger.draws import draw_from_lots
 from ledger.errors import InvalidInput, NotFound, NotPending
 from ledger.pages import Page, newest_first
 from ledger.purchases import add_lot
@@ -189,13 +189,13 @@ async def adjust_credits(*, actor: Actor, account_id: int, credits: int, reason:
                 reason=why,
             )
         else:
-            for take in await take_credits(account_id=account.id, credits=-credits, now=now):
+            for draw in await draw_from_lots(account_id=account.id, credits=-credits, now=now):
                 await LedgerEntry.create(
                     account=account,
-                    lot=take.lot,
+                    lot=draw.lot,
                     kind=EntryKind.ADJUSTMENT,
-                    credits=-take.credits,
-                    balance_after=take.balance_after,
+                    credits=-draw.credits,
+                    balance_after=draw.balance_after,
                     actor_id=actor.user_id,
                     reason=why,
                     created_at=now,

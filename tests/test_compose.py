@@ -51,7 +51,7 @@ import redis
 import yaml  # type: ignore[import-untyped]
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
-from pydantic import AliasChoices, AliasPath
+from pydantic import AliasChoices, AliasPath, SecretStr
 
 import cli
 from settings import DEV_JWT_SECRET, DEV_SECRET_KEY, Settings, tortoise_config
@@ -464,6 +464,8 @@ def test_environment_is_accepted_in_production(service, monkeypatch, caplog):
     names = setting_names()
     for name, value in env.items():
         parsed = getattr(settings, names[name.upper()])
+        if isinstance(parsed, SecretStr):
+            parsed = parsed.get_secret_value()
         shown = str(parsed).lower() if isinstance(parsed, bool) else str(parsed)
         assert shown == (value.lower() if isinstance(parsed, bool) else value), name
     # compose runs production deliberately, on its own secrets and real components.
@@ -639,7 +641,7 @@ settings = get_settings()
 settings.check()
 from app import create_app
 create_app(settings, manage_database=False)
-from workers.actors import broker
+from workers.worker import broker
 from workers.transport import transport_from_settings
 from notifications.render import environment
 print(json.dumps({

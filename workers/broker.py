@@ -1,7 +1,7 @@
 """The dramatiq broker on Redis, built only where it is used.
 
 An API process that only enqueues builds a bare one; `credits worker` adds the
-middleware that runs async jobs and opens the database (`workers.actors`). Nothing here
+middleware that runs async jobs and opens the database (`workers.worker`). Nothing here
 runs at import time. Queues and keys live under REDIS_NAMESPACE, so two deployments can
 share one Redis database.
 """

@@ -1,6 +1,6 @@
 """The jobs the workers run: plain async functions, each given ids, each idempotent.
 
-`credits worker` wraps them in dramatiq actors (`workers.actors`); `credits serve`
+`credits worker` wraps them in dramatiq actors (`workers.worker`); `credits serve`
 without REDIS_URL runs them on its own loop (`workers.dispatch.InProcessDispatcher`).
 Both read the same retry policy from here, and neither holds a rule: each job calls
 one function of `ledger/` or `workers.mail`.
