@@ -1,7 +1,9 @@
 # One image; the role is the command: serve (default), worker, scheduler, migrate.
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+# The code runs from its tree (decision 24): `pip install .` brings the dependencies and
+# the `credits` command, and PYTHONPATH finds the modules here.
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PYTHONPATH=/srv/credits
 WORKDIR /srv/credits
 RUN useradd --create-home --uid 10001 credits
 

@@ -9,10 +9,10 @@ reproduced as far as it can be on the host:
 - every `command` is parsed by the `credits` argument parser; depends_on, healthchecks,
   host names and ports must agree with each other and with the images they name;
 - the Dockerfile's COPY lines are replayed into a build context, and the project is
-  built from that context alone (`build_py`, the step `pip install .` runs): that tree,
-  with the installed dependencies and without the checkout, is the image's code, and
-  every module of it must import and build the production app from compose's
-  environment;
+  built from that context alone (`build_py`, the step `pip install .` runs; it must
+  install no module, decision 24): the copied tree on PYTHONPATH, with the installed
+  dependencies and without the checkout, is the image's code, and every module of it
+  must import and build the production app from compose's environment;
 - with PostgreSQL and Redis at hand (DATABASE_URL / REDIS_URL, as CI sets them), the
   compose commands themselves run from that tree as host processes, with compose's
   environment pointed at 127.0.0.1: migrate, then the API, worker and scheduler; one
@@ -311,31 +311,25 @@ def console_script(name: str) -> str:
     return str(scripts[name])
 
 
-def expected_package_files() -> set[str]:
-    """What `pip install .` puts in site-packages from this checkout (pyproject's rules)."""
-    tool = pyproject()["tool"]["setuptools"]
-    include = tool["packages"]["find"]["include"]
-    package_data: dict[str, list[str]] = tool.get("package-data", {})
-    files = {f"{module}.py" for module in tool.get("py-modules", [])}
-    for init in ROOT.glob("**/__init__.py"):
-        package_dir = init.parent
-        dotted = ".".join(package_dir.relative_to(ROOT).parts)
-        if ".venv" in package_dir.parts or not any(fnmatch.fnmatch(dotted, p) for p in include):
-            continue
-        relative = package_dir.relative_to(ROOT)
-        files |= {str(relative / p.name) for p in package_dir.glob("*.py")}
-        for pattern in package_data.get(dotted, []):
-            files |= {
-                str(relative / p.relative_to(package_dir))
-                for p in package_dir.glob(pattern)
-                if p.is_file()
-            }
-    return files
+def code_files() -> set[str]:
+    """The checkout's code as the image needs it: every module git tracks outside tests
+    and benchmarks, and the files they read (templates, the schema snapshot)."""
+    listed = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    skipped = ("tests/", "bench/", "docs/", "scripts/", ".ci/")
+    return {
+        name
+        for name in listed
+        if not name.startswith(skipped)
+        and (name.endswith(".py") or name.startswith("notifications/templates/"))
+    } | {"schema/schema.graphql"}
 
 
 @dataclass(frozen=True)
 class Image:
-    """The image's code on this host: WORKDIR's contents, and what `pip install .` made."""
+    """The image's code on this host: WORKDIR's contents (the code runs from there, on
+    PYTHONPATH), and what `pip install .` made of the project (no module: decision 24)."""
 
     workdir: Path  # the COPYed files, as in /srv/credits
     site: Path  # the project as installed into site-packages
@@ -351,7 +345,8 @@ class Image:
             if k.upper() not in names and not k.startswith("PYTHON")
         }
         env.update(dockerfile_env())
-        env["PYTHONPATH"] = os.pathsep.join([str(self.site), *dependency_paths()])
+        assert env.get("PYTHONPATH") == workdir(), "the image runs its code from WORKDIR"
+        env["PYTHONPATH"] = os.pathsep.join([str(self.workdir), *dependency_paths()])
         env.update(service_env)
         return env
 
@@ -610,12 +605,14 @@ def test_the_dockerfile_copies_what_the_install_needs(image):
     for run in dockerfile_all("RUN"):
         for flag, file in re.findall(r"(?:^|\s)(-c|-r)\s+(\S+)", run):
             assert (image.workdir / file).is_file(), f"RUN {flag} {file}: not copied"
-    installed = {
-        str(p.relative_to(image.site))
-        for p in image.site.rglob("*")
+    installed = [p for p in image.site.rglob("*.py") if "__pycache__" not in p.parts]
+    assert installed == [], "the project installs no module into site-packages"
+    copied = {
+        str(p.relative_to(image.workdir))
+        for p in image.workdir.rglob("*")
         if p.is_file() and "__pycache__" not in p.parts
     }
-    missing = expected_package_files() - installed
+    missing = code_files() - copied
     assert not missing, f"not in the image: {sorted(missing)}"
     declared = pyproject()["project"]
     for key in ("readme", "license"):
@@ -627,14 +624,14 @@ IMAGE_PROBE = """
 import importlib, json, sys
 from pathlib import Path
 
-site = Path(sys.argv[1])
+tree = Path(sys.argv[1])
 modules = sorted(
-    ".".join(p.relative_to(site).with_suffix("").parts).removesuffix(".__init__")
-    for p in site.rglob("*.py")
+    ".".join(p.relative_to(tree).with_suffix("").parts).removesuffix(".__init__")
+    for p in tree.rglob("*.py")
 )
 for name in modules:
     module = importlib.import_module(name)
-    assert Path(module.__file__).is_relative_to(site), (name, module.__file__)
+    assert Path(module.__file__).is_relative_to(tree), (name, module.__file__)
 
 from settings import get_settings
 settings = get_settings()
@@ -660,7 +657,7 @@ def test_the_image_code_imports_and_builds_the_app_from_compose_environment(imag
     env = image.env(str_environment("api"))
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, *ISOLATED, "-c", IMAGE_PROBE, str(image.site)],
+        [sys.executable, *ISOLATED, "-c", IMAGE_PROBE, str(image.workdir)],
         cwd=image.workdir,
         env=env,
         capture_output=True,
