@@ -1,9 +1,12 @@
 """Depth and alias limits, measured in one pass that is linear in the document.
 
-Depth counts every field, introspection included: Strawberry's QueryDepthLimiter skips
-fields whose names start with `__`, so a deep `__schema { types { fields { type { ofType
-… } } } }` query would pass it. Aliases are counted as Strawberry's MaxAliasesLimiter
-counts them (a fragment spread twice counts twice), but without its walk.
+Depth counts every field down to `__schema` and `__type`; below them, graphql-core's
+MaxIntrospectionDepthRule (one of the specified rules) bounds the nesting of `fields`,
+`interfaces`, `possibleTypes` and `inputFields`, and the token limit bounds the rest. So
+the standard introspection queries of graphql-js, gql, codegen and Apollo (about 15
+fields deep, mostly `ofType`) pass, and a deep or cyclic introspection query does not.
+Aliases are counted everywhere, as Strawberry's MaxAliasesLimiter counts them (a fragment
+spread twice counts twice), but without its walk.
 
 Both Strawberry limiters and the first version of this rule walked a fragment again at
 every spread, so `fragment F0 on Query { ...F1 ...F1 }` … `fragment F22 …` (a 1 KB
@@ -29,13 +32,17 @@ from graphql import (
 )
 
 
+INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
+
+
 @dataclass
 class _Local:
     """What one definition holds by itself, and where it spreads fragments."""
 
     depth: int = 0
     aliases: int = 0
-    spreads: list[tuple[str, int]] = field(default_factory=list)  # (fragment, fields above)
+    # (fragment, fields above; None below an introspection root, where depth is not ours)
+    spreads: list[tuple[str, int | None]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -44,15 +51,19 @@ class _Size:
     aliases: int
 
 
-def _walk(selection_set: SelectionSetNode | None, above: int, local: _Local) -> None:
+def _walk(selection_set: SelectionSetNode | None, above: int | None, local: _Local) -> None:
     # Recursion here follows the nesting of one definition, which the parser bounds.
     if selection_set is None:
         return
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
-            local.depth = max(local.depth, above + 1)
             local.aliases += selection.alias is not None
-            _walk(selection.selection_set, above + 1, local)
+            below: int | None = None
+            if above is not None:
+                local.depth = max(local.depth, above + 1)
+                if selection.name.value not in INTROSPECTION_ROOTS:
+                    below = above + 1
+            _walk(selection.selection_set, below, local)
         elif isinstance(selection, InlineFragmentNode):
             _walk(selection.selection_set, above, local)
         elif isinstance(selection, FragmentSpreadNode):
@@ -98,7 +109,8 @@ def _size(local: _Local, sizes: dict[str, _Size]) -> _Size:
     for spread, above in local.spreads:
         size = sizes.get(spread)
         if size is not None:
-            depth = max(depth, above + size.depth)
+            if above is not None:
+                depth = max(depth, above + size.depth)
             aliases += size.aliases
     return _Size(depth, aliases)
 
