@@ -6,6 +6,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from cross_web import HTTPException  # what Strawberry's view raises for a bad request
@@ -13,8 +14,9 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -29,6 +31,9 @@ from schema.root import build_schema
 from settings import Settings, get_settings, tortoise_config
 
 log = logging.getLogger("credits.app")
+STATIC = Path(__file__).resolve().parent / "static"
+GRAPHIQL_PAGE = STATIC / "graphiql.html"
+GRAPHIQL_ASSETS = STATIC / "graphiql"
 
 
 class CreditsGraphQL(GraphQL[Context, None]):
@@ -40,6 +45,16 @@ class CreditsGraphQL(GraphQL[Context, None]):
             subscription_protocols=("graphql-transport-ws",),
         )
         self.verifier = TokenVerifier(settings)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """Our GraphiQL page: its scripts and styles come from this server (built by
+        scripts/build-graphiql), so it works offline and trusts no CDN."""
+        if not (GRAPHIQL_ASSETS / "graphiql.min.js").is_file():
+            return PlainTextResponse(
+                "GraphiQL's assets are not built: run scripts/build-graphiql (needs npm).",
+                status_code=503,
+            )
+        return HTMLResponse(GRAPHIQL_PAGE.read_text(encoding="utf-8"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -164,14 +179,17 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             await Tortoise.close_connections()
 
     graphql_app = CreditsGraphQL(settings)
+    routes: list[Route | Mount] = [
+        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        Route("/exports/{dataset}.{format}", export_endpoint(graphql_app.verifier)),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+    ]
+    if not settings.is_production:  # GraphiQL's own files; production has no IDE
+        routes.append(Mount("/graphiql", StaticFiles(directory=GRAPHIQL_ASSETS, check_dir=False)))
     app = Starlette(
-        routes=[
-            Route("/graphql", graphql_app, methods=["GET", "POST"]),
-            Route("/exports/{dataset}.{format}", export_endpoint(graphql_app.verifier)),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", metrics),
-        ],
+        routes=routes,
         middleware=[
             Middleware(RequestContext),
             Middleware(
