@@ -102,7 +102,11 @@ class Settings(BaseSettings):
     # Signs and encrypts redemption codes and export links; never leaves the server.
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
 
+    # Where the API answers, as clients reach it (export download links).
     public_url: str = "http://127.0.0.1:8000"
+    # Where owners open the portal (links in emails); the reference portal is served by
+    # `credits serve` at /portal when built.
+    portal_url: str = "http://127.0.0.1:8000/portal"
     cors_origins: str = ""
     # Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or
     # networks, `*` for any). None by default: the connecting peer is the client.

@@ -1,4 +1,4 @@
-"""Links into the owner portal (`PUBLIC_URL`)."""
+"""Links into the owner portal (`PORTAL_URL`; the API's own address is `PUBLIC_URL`)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ from urllib.parse import urlencode
 
 from settings import Settings
 
-PORTAL_ROOT = "/training-credits"
-
 
 def portal(settings: Settings, path: str = "", **query: str) -> str:
-    url = f"{settings.public_url.rstrip('/')}{PORTAL_ROOT}{path}"
+    url = f"{settings.portal_url.rstrip('/')}{path}"
     return f"{url}?{urlencode(query)}" if query else url
 
 

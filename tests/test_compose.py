@@ -886,7 +886,7 @@ def test_compose_commands_run_together_and_email_through_the_worker(
         assert body is not None
         text = body.get_content()
         assert account["account"]["redemptionCode"] in text  # same SECRET_KEY in both
-        assert env["PUBLIC_URL"] in text
+        assert env["PORTAL_URL"] in text
 
         # `docker compose stop`: SIGTERM to each container's first process, then a grace.
         for r in running:

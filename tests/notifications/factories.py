@@ -43,7 +43,8 @@ OWNERS = ["ann@example.com", "bob@example.com", "ivy@example.com"]
 
 def mail_settings(**overrides: object) -> Settings:
     values: dict[str, object] = {
-        "public_url": "https://portal.example.com/",
+        "public_url": "https://api.example.com/",
+        "portal_url": "https://portal.example.com/",
         "support_email": "help@credits.example",
         "mail_from": "Training Credits <credits@credits.example>",
         "smtp_host": "",

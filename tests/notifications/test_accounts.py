@@ -6,7 +6,7 @@ from notifications import build_emails
 from tests.notifications import factories as f
 
 SETTINGS = f.mail_settings()
-PORTAL = "https://portal.example.com/training-credits"
+PORTAL = "https://portal.example.com"
 
 
 async def test_purchase_paid_tells_every_owner_what_was_bought_and_how_to_use_it(clock):

@@ -4,7 +4,7 @@ from notifications import build_emails
 from tests.notifications import factories as f
 
 SETTINGS = f.mail_settings()
-PENDING_URL = "https://portal.example.com/training-credits/redemptions?status=PENDING"
+PENDING_URL = "https://portal.example.com/redemptions?status=PENDING"
 
 
 async def _setup(status=RedemptionStatus.PENDING, *, decided_by=None, reason=None, name="Lea"):

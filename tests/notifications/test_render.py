@@ -18,7 +18,7 @@ def _approval(title: str) -> dict[str, Any]:
             decided_at=None,
             requested_at=datetime(2026, 3, 1, tzinfo=UTC),
         ),
-        "portal_url": "https://portal.example.com/training-credits",
+        "portal_url": "https://portal.example.com",
         "support_email": "help@credits.example",
     }
 
