@@ -70,9 +70,6 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from ledger.demo import load_demo
 
     print(asyncio.run(_with_database(load_demo)))
-    print("sign in as an owner:   credits token --email ann@example.com --name 'Ann Owner'")
-    print("or as a learner:       credits token --email priya@example.com --name 'Priya Shah'")
-    print("or as support staff:   credits token --email support@example.com --name Sam --support")
 
 
 def cmd_worker(args: argparse.Namespace) -> None:

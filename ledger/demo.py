@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from ledger import accounts, clock, courses, purchases, redemptions
 from ledger.actors import Actor
 from ledger.users import sign_in
-from models import ApprovalMode, Ownership, User
+from models import Account, ApprovalMode, Course, Ownership, User
 
 CATALOGUE = [
     ("JIRA-FUND", "Jira Fundamentals", 150),
@@ -41,22 +41,82 @@ async def _user(email: str, name: str) -> User:
     return await sign_in(sub=f"local|{email}", email=email, name=name)
 
 
+DEMO_ACCOUNT = "Platform Engineering"
+OWNERS = (("ann", "Ann Owner"), ("bob", "Bob Owner"))
+
+
+def _owner_email(local: str, round_: int) -> str:
+    return f"{local}@example.com" if round_ == 0 else f"{local}+demo{round_}@example.com"
+
+
+async def _existing_demo() -> Account | None:
+    """The demo account, if an earlier run left one (owned by its demo Ann)."""
+    ownership = (
+        await Ownership.filter(
+            account__name=DEMO_ACCOUNT,
+            user__email__startswith="ann",
+            user__sub__startswith="local|",
+        )
+        .select_related("account")
+        .first()
+    )
+    return ownership.account if ownership else None
+
+
+async def _free_round() -> int:
+    """The first set of owner emails nobody uses to own an account yet."""
+    for round_ in range(100):
+        emails = [_owner_email(local, round_) for local, _ in OWNERS]
+        if not await Ownership.filter(user__email__in=emails).exists():
+            return round_
+    raise RuntimeError("no free demo owner email left")
+
+
+async def _course(support: Actor, sku: str, title: str, price: int) -> Course:
+    """The catalogue's course with this SKU; the demo's own only where there is none."""
+    existing = await Course.get_or_none(sku=sku)
+    if existing is not None:
+        return existing
+    return await courses.upsert_course(actor=support, sku=sku, title=title, price_credits=price)
+
+
+def _how_to_reach(account: Account, code: str, owners: list[str], *, already: bool) -> str:
+    done = "is already loaded" if already else "loaded"
+    return "\n".join(
+        [
+            f"demo {done}: account {account.name!r} (id {account.id}, code {code}), owned by "
+            + " and ".join(owners),
+            f"sign in as an owner:  credits token --email {owners[0]} --name 'Ann Owner'",
+            "or as a learner:      credits token --email priya@example.com --name 'Priya Shah'",
+            "or as support staff:  credits token --email support@example.com --name Sam --support",
+        ]
+    )
+
+
 async def load_demo() -> str:
-    """Load the sample data once; answer what was done."""
-    ann = await _user("ann@example.com", "Ann Owner")
-    if await Ownership.exists(user_id=ann.id):
-        return "the demo data is already loaded"
+    """Load a demo account, or say where the one already loaded is; never nothing.
+
+    On a database with data of its own the demo takes owner emails nobody owns an
+    account with (`ann+demo1@example.com`, …) and reuses courses whose SKU exists.
+    """
+    existing = await _existing_demo()
+    if existing is not None:
+        owners = await Ownership.filter(account_id=existing.id).order_by("user_id")
+        users = await User.filter(id__in=[o.user_id for o in owners])
+        emails = [str(user.email) for user in users]
+        code = accounts.display_code(existing)
+        return _how_to_reach(existing, code, sorted(emails), already=True)
+    round_ = await _free_round()
+    ann_email, bob_email = (_owner_email(local, round_) for local, _ in OWNERS)
+    ann = await _user(ann_email, "Ann Owner")
     real_now = clock.now()
     support = Actor(user=await _user("support@example.com", "Sam Support"), is_support=True)
-    catalogue = {
-        sku: await courses.upsert_course(actor=support, sku=sku, title=title, price_credits=price)
-        for sku, title, price in CATALOGUE
-    }
+    catalogue = {sku: await _course(support, sku, title, price) for sku, title, price in CATALOGUE}
     owner = Actor(user=ann)
     account = await accounts.create_account(
-        actor=owner, name="Platform Engineering", approval_mode=ApprovalMode.AUTOMATIC
+        actor=owner, name=DEMO_ACCOUNT, approval_mode=ApprovalMode.AUTOMATIC
     )
-    await accounts.add_owner(actor=owner, account_id=account.id, email="bob@example.com")
+    await accounts.add_owner(actor=owner, account_id=account.id, email=bob_email)
     for days_ago, credits, promo in [
         (335, 5_000, None),
         (180, 20_000, "twentyoffTC"),
@@ -69,14 +129,17 @@ async def load_demo() -> str:
             credits=credits,
             promo_code=promo,
             payment_token="tok_visa",
-            idempotency_key=f"demo-{days_ago}",
+            idempotency_key=f"demo-{account.id}-{days_ago}",
         )
     clock.set_clock(_frozen(real_now - timedelta(days=20)))
     code = accounts.display_code(account)
     learners = [Actor(user=await _user(email, name)) for email, name in LEARNERS]
     for i, sku in enumerate(["JIRA-FUND", "CONF-TEAMS", "AGILE-SCRUM", "JSM-AGENT"]):
         await redemptions.redeem_credits(
-            actor=learners[i], code=code, course_id=catalogue[sku].id, idempotency_key="demo"
+            actor=learners[i],
+            code=code,
+            course_id=catalogue[sku].id,
+            idempotency_key=f"demo-{account.id}",
         )
     clock.set_clock(None)
     await accounts.update_account(
@@ -92,7 +155,7 @@ async def load_demo() -> str:
                 actor=learners[i],
                 code=code,
                 course_id=catalogue[sku].id,
-                idempotency_key=f"demo-{sku}",
+                idempotency_key=f"demo-{account.id}-{sku}",
             )
         )
     await redemptions.decide_redemptions(actor=owner, ids=[waiting[0].id], approve=True)
@@ -103,8 +166,8 @@ async def load_demo() -> str:
         reason="Please take Jira Fundamentals first",
     )
     await redemptions.cancel_redemption(actor=learners[1], redemption_id=waiting[3].id)
+    summary = _how_to_reach(account, code, [ann_email, bob_email], already=False)
     return (
-        f"loaded: account {account.name!r} (code {code}), owners ann@example.com and "
-        f"bob@example.com, {len(CATALOGUE)} courses, 3 lots, {len(LEARNERS)} learners; "
-        "one request is waiting for approval"
+        f"{summary}\n{len(CATALOGUE)} courses, 3 lots, {len(LEARNERS)} learners;"
+        " one request is waiting for approval"
     )
