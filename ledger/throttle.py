@@ -167,8 +167,13 @@ def limits() -> Limits:
     return Limits(s.code_attempts_per_user, s.code_attempts_per_address, s.code_attempts_window)
 
 
+def _key(kind: str, who: object) -> str:
+    # Namespaced: deployments sharing one Redis database must not share counts.
+    return f"{get_settings().redis_namespace}:badcode:{kind}:{who}"
+
+
 def _user_key(user_id: int) -> str:
-    return f"credits:badcode:user:{user_id}"
+    return _key("user", user_id)
 
 
 def _too_many() -> RateLimited:
@@ -193,7 +198,7 @@ async def record_wrong_code(*, user_id: int, address: str) -> None:
     if not address:
         return
     lim = limits()
-    key = f"credits:badcode:addr:{address}"
+    key = _key("addr", address)
     if await counter().add(key, 1, lim.window_seconds) > lim.per_address:
         await counter().add(_user_key(user_id), lim.per_user, lim.window_seconds)
         raise _too_many()

@@ -15,7 +15,7 @@ import pytest
 from tortoise import Tortoise, connections
 
 from ledger import clock as app_clock
-from ledger import payments
+from ledger import payments, throttle
 from settings import get_settings, tortoise_config
 from tests.databases import postgres_url, scratch_database
 from tests.helpers import GraphQLClient, make_client
@@ -121,6 +121,16 @@ def sandbox_gateway() -> Iterator[payments.SandboxGateway]:
     payments.set_gateway(gateway)
     yield gateway
     payments.set_gateway(payments.SandboxGateway())
+
+
+@pytest.fixture(autouse=True)
+def code_throttle() -> Iterator[None]:
+    """Wrong codes counted afresh in each test: user ids start again with every test, so
+    counts left in a shared Redis would lock out another test's users (tests of the Redis
+    counter set their own)."""
+    throttle.set_counter(throttle.MemoryCounter())
+    yield
+    throttle.set_counter(None)
 
 
 @pytest.fixture

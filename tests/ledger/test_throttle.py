@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY
 
 from ledger import throttle
 from ledger.errors import RateLimited
+from settings import Settings
 from tests.redis_process import RedisServer, running_redis
 
 LIMITS = throttle.Limits(per_user=3, per_address=5, window_seconds=1)
@@ -146,3 +147,17 @@ async def test_redis_down_or_hanging_counts_in_memory_quickly(
     assert "counting in this process" in caplog.text
     if failure == "hanging":
         redis_server.thaw()
+
+
+async def test_deployments_sharing_one_redis_count_apart(redis_server, monkeypatch):
+    monkeypatch.setattr(throttle, "_counter", throttle.RedisCounter(redis_server.url))
+    monkeypatch.setattr(throttle, "limits", lambda: LIMITS)
+    user, address = _ids()
+    blue, green = Settings(redis_namespace="blue"), Settings(redis_namespace="green")
+    monkeypatch.setattr(throttle, "get_settings", lambda: blue)
+    for _ in range(3):
+        await _wrong(user, address)
+    with pytest.raises(RateLimited):
+        await throttle.take_code_attempt(user_id=user)
+    monkeypatch.setattr(throttle, "get_settings", lambda: green)  # the same user id elsewhere
+    await throttle.take_code_attempt(user_id=user)
