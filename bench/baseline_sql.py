@@ -11,7 +11,7 @@ from __future__ import annotations
 # Every request: the caller by the token's `sub` (ledger.users.sign_in).
 USER_BY_SUB = 'SELECT "id","sub","created_at","email","name" FROM "user" WHERE "sub"=$1 LIMIT $2'
 
-# Reads: the caller's own account (ledger.accounts.account_for, select_related).
+# Reads: the caller's own account (ledger.access.account_for, select_related).
 OWN_ACCOUNT = (
     'SELECT "ownership"."id","ownership"."added_by_id","ownership"."user_id",'
     '"ownership"."account_id","ownership"."created_at",'

@@ -21,7 +21,7 @@ from graph.enums import (
     RedemptionStatus,
     TransactionKind,
 )
-from ledger import balances, clock
+from ledger import access, balances, clock
 from ledger.accounts import display_code
 
 
@@ -275,16 +275,16 @@ class Redemption:
     async def decided_by(self, info: Info) -> User | None:
         return await _user(info, self.row.decided_by_id)
 
-    @strawberry.field
-    async def draws(self, info: Info) -> list[Draw]:
-        """Which lots paid for it; shown to the account's owners (and support) only."""
+    @strawberry.field(  # type: ignore[untyped-decorator]
+        description="Which lots paid for it, for the account's owners and support staff. "
+        "Null for anyone else (the learner who asked included): they may not see the "
+        "account's lots. An empty list means nothing has been drawn (yet)."
+    )
+    async def draws(self, info: Info) -> list[Draw] | None:
         actor = await info.context.actor()
-        if actor is None:
-            return []
-        if not actor.is_support:
-            owned = await info.context.loaders.owned_account_by_user.load(actor.user_id)
-            if owned != self.row.account_id:
-                return []
+        owned_account = info.context.loaders.owned_account_by_user.load
+        if not await access.may_see_draws(actor, self.row, owned_account=owned_account):
+            return None
         rows = await info.context.loaders.draws_by_redemption.load(self.row.id)
         return [Draw(credits=d.credits, row=d) for d in rows]
 

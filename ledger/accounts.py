@@ -6,7 +6,7 @@ import re
 
 from tortoise.exceptions import IntegrityError
 
-from ledger import audit, clock, codes, events, outbox
+from ledger import access, audit, clock, codes, events, outbox
 from ledger.actors import Actor
 from ledger.db import atomic, lock_account
 from ledger.errors import AlreadyOwnsAccount, InvalidInput, LastOwner, NotFound
@@ -17,26 +17,6 @@ from models import Account, ApprovalMode, Ownership, User
 MAX_NAME = 200
 EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 _UNSET = object()
-
-
-async def account_for(actor: Actor, account_id: int | None) -> Account:
-    """The account `actor` may manage: their own by default; any one for support staff.
-
-    Another account's id answers NOT_FOUND, as if it did not exist.
-    """
-    if account_id is None:
-        ownership = await Ownership.get_or_none(user_id=actor.user_id).select_related("account")
-        if ownership is None:
-            raise NotFound("you do not own a training credits account", field=["accountId"])
-        return ownership.account
-    account = await Account.get_or_none(id=account_id)
-    if account is None or not (actor.is_support or await is_owner(actor.user_id, account_id)):
-        raise NotFound("no such account", field=["accountId"])
-    return account
-
-
-async def is_owner(user_id: int, account_id: int) -> bool:
-    return await Ownership.filter(user_id=user_id, account_id=account_id).exists()
 
 
 def _clean_name(name: str) -> str:
@@ -102,7 +82,7 @@ async def update_account(
     new_name = _clean_name(name) if name is not None else None
     if auto_approve_limit is not _UNSET:
         _check_limit(auto_approve_limit)  # type: ignore[arg-type]
-    account = await account_for(actor, account_id)
+    account = await access.account_for(actor, account_id)
 
     async def update() -> Account:
         locked = await lock_account(account.id)
@@ -139,7 +119,7 @@ async def add_owner(*, actor: Actor, account_id: int | None, email: str) -> Acco
     email = clean_email(email, "email")
     if not EMAIL_RE.match(email):
         raise InvalidInput("that is not an email address", field=["email"])
-    account = await account_for(actor, account_id)
+    account = await access.account_for(actor, account_id)
 
     async def add() -> Account:
         locked = await lock_account(account.id)
@@ -184,7 +164,7 @@ async def remove_owner(*, actor: Actor, account_id: int | None, email: str) -> A
     once cannot leave the account without owners.
     """
     email = normalise_email(clean_text(email, "email", max_length=MAX_EMAIL))
-    account = await account_for(actor, account_id)
+    account = await access.account_for(actor, account_id)
 
     async def remove() -> Account:
         locked = await lock_account(account.id)
@@ -204,7 +184,7 @@ async def remove_owner(*, actor: Actor, account_id: int | None, email: str) -> A
 
 async def rotate_code(*, actor: Actor, account_id: int | None) -> Account:
     """Replace the redemption code; the old one stops working at once."""
-    account = await account_for(actor, account_id)
+    account = await access.account_for(actor, account_id)
 
     async def rotate() -> Account:
         locked = await lock_account(account.id)

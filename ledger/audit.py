@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger import clock
+from ledger import access, clock
 from ledger.actors import Actor
 from ledger.pages import Page, newest_first
 from models import AuditEvent
@@ -31,7 +31,5 @@ async def record(
 async def list_events(
     *, actor: Actor, account_id: int | None, first: int | None, after: int | None
 ) -> Page[AuditEvent]:
-    from ledger.accounts import account_for
-
-    account = await account_for(actor, account_id)
+    account = await access.account_for(actor, account_id)
     return await newest_first(AuditEvent.filter(account_id=account.id), first=first, after=after)

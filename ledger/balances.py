@@ -7,8 +7,7 @@ from datetime import datetime, timedelta
 
 from tortoise.functions import Sum
 
-from ledger import clock
-from ledger.accounts import account_for
+from ledger import access, clock
 from ledger.actors import Actor
 from ledger.sql import fetch
 from models import Lot, LotStatus
@@ -69,5 +68,5 @@ async def balance_of(account_id: int) -> Balance:
 
 
 async def balance(*, actor: Actor, account_id: int | None) -> Balance:
-    account = await account_for(actor, account_id)
+    account = await access.account_for(actor, account_id)
     return await balance_of(account.id)

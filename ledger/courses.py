@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from ledger import audit, clock
+from ledger import access, audit, clock
 from ledger.actors import Actor
 from ledger.db import atomic
-from ledger.errors import Forbidden, InvalidInput, NotFound
+from ledger.errors import InvalidInput, NotFound
 from ledger.pages import Page, newest_first
 from ledger.text import clean_text
 from models import MAX_CREDITS_PER_PURCHASE, Course
@@ -15,15 +15,10 @@ from models import MAX_CREDITS_PER_PURCHASE, Course
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
-def require_support(actor: Actor) -> None:
-    if not actor.is_support:
-        raise Forbidden("only support staff may do this")
-
-
 async def upsert_course(
     *, actor: Actor, sku: str, title: str, price_credits: int, active: bool | None = None
 ) -> Course:
-    require_support(actor)
+    access.require_support(actor)
     sku = sku.strip()
     if not SKU_RE.match(sku):
         raise InvalidInput("sku: letters, digits, '.', '_' or '-', up to 64", field=["sku"])
@@ -63,7 +58,7 @@ async def upsert_course(
 
 
 async def set_course_active(*, actor: Actor, course_id: int, active: bool) -> Course:
-    require_support(actor)
+    access.require_support(actor)
     course = await Course.get_or_none(id=course_id)
     if course is None:
         raise NotFound("no such course", field=["id"])
@@ -79,6 +74,6 @@ async def list_courses(
     *, actor: Actor, include_inactive: bool, first: int | None, after: int | None
 ) -> Page[Course]:
     query = Course.all()
-    if not (include_inactive and actor.is_support):
+    if not (include_inactive and access.sees_inactive_courses(actor)):
         query = query.filter(active=True)
     return await newest_first(query, first=first, after=after)

@@ -19,8 +19,7 @@ from typing import Any
 import jwt
 from tortoise.models import Model
 
-from ledger import clock
-from ledger.accounts import account_for
+from ledger import access, clock
 from ledger.actors import Actor
 from ledger.errors import Forbidden, InvalidInput
 from ledger.pages import check_date
@@ -218,7 +217,7 @@ def _check_dates(request: ExportRequest) -> None:
 async def open_export(actor: Actor, request: ExportRequest) -> AsyncIterator[list[Row]]:
     """Check access now, then answer the rows in batches."""
     _check_dates(request)
-    account = await account_for(actor, request.account_id)
+    account = await access.account_for(actor, request.account_id)
     if request.dataset is Dataset.TRANSACTIONS:
         return _transaction_batches(account.id, request)
     return _redemption_batches(account.id, request)
@@ -232,9 +231,11 @@ def _link_key() -> bytes:
     return hmac.new(secret, b"training-credits:export-links", hashlib.sha256).digest()
 
 
-def sign_link(actor: Actor, request: ExportRequest) -> tuple[str, datetime]:
-    """A token for `/exports/<file>?token=…`, valid for a few minutes (a JWT, HS256)."""
+async def sign_link(actor: Actor, request: ExportRequest) -> tuple[str, datetime]:
+    """A token for `/exports/<file>?token=…`, valid for a few minutes (a JWT, HS256),
+    for an account the caller may read (checked again when the link is used)."""
     _check_dates(request)
+    await access.account_for(actor, request.account_id)
     expires = clock.now() + LINK_LIFETIME
     claims = {
         "aud": LINK_AUDIENCE,

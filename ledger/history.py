@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ledger import clock
-from ledger.accounts import account_for
+from ledger import access, clock
 from ledger.actors import Actor
 from ledger.pages import Page, newest_first
 from models import LedgerEntry, Lot, LotStatus
@@ -17,7 +16,7 @@ async def list_lots(
     first: int | None,
     after: int | None,
 ) -> Page[Lot]:
-    account = await account_for(actor, account_id)
+    account = await access.account_for(actor, account_id)
     now = clock.now()
     query = Lot.filter(account_id=account.id)
     if status is LotStatus.EXPIRED:
@@ -32,5 +31,5 @@ async def list_lots(
 async def list_transactions(
     *, actor: Actor, account_id: int | None, first: int | None, after: int | None
 ) -> Page[LedgerEntry]:
-    account = await account_for(actor, account_id)
+    account = await access.account_for(actor, account_id)
     return await newest_first(LedgerEntry.filter(account_id=account.id), first=first, after=after)

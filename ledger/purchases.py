@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ledger import clock, events, outbox, pricing
-from ledger.accounts import account_for
+from ledger import access, clock, events, outbox, pricing
 from ledger.actors import Actor
 from ledger.balances import available_credits
 from ledger.db import lock_account
@@ -107,7 +106,7 @@ async def purchase_credits(
             field=["paymentToken"],
         )
     quote = pricing.quote(credits, promo_code)
-    account = await account_for(actor, account_id)
+    account = await access.account_for(actor, account_id)
     if use_saved_payment_method and not account.saved_payment_method:
         raise InvalidInput(
             "this account has no saved payment method yet; pay with a card first",

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from ledger import audit, clock, events, outbox, pricing
-from ledger.accounts import account_for, is_owner
+from ledger import access, audit, clock, events, outbox, pricing
 from ledger.actors import Actor
-from ledger.courses import require_support
 from ledger.db import atomic, lock_account
 from ledger.errors import NotFound, NotPending
 from ledger.pages import Page, newest_first
@@ -32,7 +30,7 @@ async def request_quote(
 ) -> QuoteRequest:
     quote = pricing.quote(credits, promo_code)
     message = clean_text(message, "message", max_length=MAX_MESSAGE, multiline=True)
-    account = await account_for(actor, account_id)
+    account = await access.account_for(actor, account_id)
 
     async def create() -> QuoteRequest:
         row = await QuoteRequest.create(
@@ -74,11 +72,9 @@ async def _open_quote(quote_id: int) -> QuoteRequest:
 
 async def fulfil_quote(*, actor: Actor, quote_id: int, invoice_number: str) -> QuoteRequest:
     """The invoice is paid: the purchase, its lot and the confirmation, once only."""
-    require_support(actor)
+    access.require_support(actor)
     invoice_number = clean_text(invoice_number, "invoiceNumber", min_length=1, max_length=100)
-    row = await QuoteRequest.get_or_none(id=quote_id)
-    if row is None:
-        raise NotFound("no such quote request", field=["id"])
+    row = await access.quote_for(actor, quote_id)
 
     async def fulfil() -> QuoteRequest:
         await lock_account(row.account_id)
@@ -112,9 +108,7 @@ async def fulfil_quote(*, actor: Actor, quote_id: int, invoice_number: str) -> Q
 
 
 async def cancel_quote(*, actor: Actor, quote_id: int, reason: str) -> QuoteRequest:
-    row = await QuoteRequest.get_or_none(id=quote_id)
-    if row is None or not (actor.is_support or await is_owner(actor.user_id, row.account_id)):
-        raise NotFound("no such quote request", field=["id"])
+    row = await access.quote_for(actor, quote_id)
     why = clean_text(reason, "reason", min_length=1, max_length=1000, multiline=True)
 
     async def cancel() -> QuoteRequest:
@@ -148,8 +142,8 @@ async def list_quotes(
 ) -> Page[QuoteRequest]:
     """Support staff see every account's (or one's); owners see their own."""
     query = QuoteRequest.all()
-    if account_id is not None or not actor.is_support:
-        account = await account_for(actor, account_id)
+    account = await access.account_scope(actor, account_id)
+    if account is not None:
         query = query.filter(account_id=account.id)
     if status is not None:
         query = query.filter(status=status)

@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ledger import clock, codes, events, outbox, throttle
-from ledger.accounts import account_for
+from ledger import access, clock, codes, events, outbox, throttle
 from ledger.actors import Actor
 from ledger.db import atomic, lock_account
 from ledger.draws import LotDraw, draw_from_lots
@@ -41,7 +40,6 @@ from models import (
     Draw,
     EntryKind,
     LedgerEntry,
-    Ownership,
     Redemption,
     RedemptionStatus,
 )
@@ -215,14 +213,13 @@ async def decide_redemptions(
     """Approve or deny many at once, oldest request first; each stands or fails alone."""
     _check_batch(ids, reason)
     reason = reason.strip() if reason and reason.strip() else None
-    owned = await Ownership.get_or_none(user_id=actor.user_id)
-    rows = {r.id: r for r in await Redemption.filter(id__in=set(ids))}
+    rows = await access.redemptions_for_owner(actor, ids)
     decisions = Decisions()
     position = {rid: i for i, rid in reversed(list(enumerate(ids)))}
     mine = []
     for rid, index in sorted(position.items(), key=lambda item: item[1]):
         row = rows.get(rid)
-        if row is None or not (actor.is_support or (owned and owned.account_id == row.account_id)):
+        if row is None:
             decisions.errors.append(NotFound("no such redemption", field=["ids", str(index)]))
         else:
             mine.append(row)
@@ -249,9 +246,7 @@ async def decide_redemptions(
 
 async def cancel_redemption(*, actor: Actor, redemption_id: int) -> Redemption:
     """The learner withdraws a request that is still pending."""
-    row = await Redemption.get_or_none(id=redemption_id, learner_id=actor.user_id)
-    if row is None:
-        raise NotFound("no such redemption of yours", field=["id"])
+    row = await access.redemption_for_learner(actor, redemption_id)
 
     async def cancel() -> Redemption:
         await lock_account(row.account_id)
@@ -277,7 +272,7 @@ async def list_redemptions(
     first: int | None,
     after: int | None,
 ) -> Page[Redemption]:
-    account = await account_for(actor, account_id)
+    account = await access.account_for(actor, account_id)
     query = Redemption.filter(account_id=account.id)
     if status is not None:
         query = query.filter(status=status)
@@ -291,9 +286,3 @@ async def list_my_redemptions(
     if status is not None:
         query = query.filter(status=status)
     return await newest_first(query, first=first, after=after, related=LISTED_WITH)
-
-
-async def can_manage(actor: Actor, account_id: int) -> bool:
-    if actor.is_support:
-        return True
-    return await Ownership.exists(user_id=actor.user_id, account_id=account_id)

@@ -9,8 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from tortoise.functions import Count, Sum
 
-from ledger import clock
-from ledger.accounts import account_for
+from ledger import access, clock
 from ledger.actors import Actor
 from ledger.errors import InvalidInput
 from ledger.pages import check_date
@@ -88,7 +87,7 @@ async def _ranked(account_id: int, by: str, since: datetime, until: datetime) ->
 async def usage_report(
     *, actor: Actor, account_id: int | None, start: date | None, end: date | None
 ) -> UsageReport:
-    account = await account_for(actor, account_id)
+    account = await access.account_for(actor, account_id)
     start, end = _period(start, end)
     since = datetime.combine(start, time.min, UTC)
     until = datetime.combine(end + timedelta(days=1), time.min, UTC)

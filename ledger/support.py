@@ -9,13 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.expressions import F, Q
 
-from ledger import audit, clock, events, outbox
+from ledger import access, audit, clock, events, outbox
 from ledger.actors import Actor
 from ledger.balances import available_credits
-from ledger.courses import require_support
 from ledger.db import atomic, lock_account
 from ledger.draws import draw_from_lots
-from ledger.errors import InvalidInput, NotFound, NotPending
+from ledger.errors import InvalidInput, NotPending
 from ledger.pages import Page, newest_first
 from ledger.purchases import add_lot
 from ledger.text import clean_text
@@ -40,7 +39,7 @@ def _reason(reason: str) -> str:
 
 async def extend_lot(*, actor: Actor, lot_id: int, expires_at: datetime, reason: str) -> Lot:
     """Move a lot's expiry later, case by case; an expired lot is not revived."""
-    require_support(actor)
+    access.require_support(actor)
     why = _reason(reason)
     if expires_at.tzinfo is None:
         raise InvalidInput("expiresAt needs a time zone", field=["expiresAt"])
@@ -50,9 +49,7 @@ async def extend_lot(*, actor: Actor, lot_id: int, expires_at: datetime, reason:
         raise InvalidInput("expiresAt is out of range", field=["expiresAt"]) from exc
     if expires_at > clock.now() + MAX_EXTENSION:
         raise InvalidInput("a lot can be extended at most five years ahead", field=["expiresAt"])
-    row = await Lot.get_or_none(id=lot_id)
-    if row is None:
-        raise NotFound("no such lot", field=["lotId"])
+    row = await access.lot_for(actor, lot_id)
 
     async def extend() -> Lot:
         await lock_account(row.account_id)
@@ -99,11 +96,9 @@ async def reverse_redemption(*, actor: Actor, redemption_id: int, reason: str) -
     A share whose lot has expired since is expired again in the same transaction
     (REVERSAL then EXPIRY): a reversal never revives expired credits.
     """
-    require_support(actor)
+    access.require_support(actor)
     why = _reason(reason)
-    row = await Redemption.get_or_none(id=redemption_id)
-    if row is None:
-        raise NotFound("no such redemption", field=["id"])
+    row = await access.redemption_for_owner(actor, redemption_id)
 
     async def reverse() -> Redemption:
         account = await lock_account(row.account_id)
@@ -165,15 +160,14 @@ async def reverse_redemption(*, actor: Actor, redemption_id: int, reason: str) -
 
 async def adjust_credits(*, actor: Actor, account_id: int, credits: int, reason: str) -> Account:
     """Add credits as a new lot, or remove them from the lots in draw order."""
-    require_support(actor)
+    access.require_support(actor)
     why = _reason(reason)
     if credits == 0 or abs(credits) > MAX_CREDITS_PER_PURCHASE:
         raise InvalidInput(
             f"credits must be non-zero and at most {MAX_CREDITS_PER_PURCHASE:,} either way",
             field=["credits"],
         )
-    if not await Account.exists(id=account_id):
-        raise NotFound("no such account", field=["accountId"])
+    await access.account_for(actor, account_id)
 
     async def adjust() -> Account:
         account = await lock_account(account_id)
@@ -216,7 +210,7 @@ async def list_accounts(
     *, actor: Actor, search: str | None, first: int | None, after: int | None
 ) -> Page[Account]:
     """All accounts, for support staff; `search` matches the name or an owner's email."""
-    require_support(actor)
+    access.require_support(actor)
     query = Account.all()
     if search and search.strip():
         term = clean_text(search, "search", max_length=200)

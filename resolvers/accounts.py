@@ -8,23 +8,21 @@ from graph.context import Info
 from graph.inputs import AccountRefInput, CreateAccountInput, OwnerInput, UpdateAccountInput
 from graph.payloads import AccountPayload
 from graph.types import Account, User, Viewer
-from ledger import accounts
-from models import Ownership
+from ledger import access, accounts
 from resolvers.common import actor_of, parse_id, run_mutation, run_query
 
 
 async def viewer(info: Info) -> Viewer:
     actor = await actor_of(info)
-    ownership = await Ownership.get_or_none(user_id=actor.user_id).select_related("account")
     return Viewer(
         user=User.from_model(actor.user),
         is_support=actor.is_support,
-        account_row=ownership.account if ownership else None,
+        account_row=await access.own_account(actor),
     )
 
 
 async def account(info: Info, id: strawberry.ID | None = None) -> Account | None:
-    row = await run_query(info, lambda actor: accounts.account_for(actor, parse_id(id, "id")))
+    row = await run_query(info, lambda actor: access.account_for(actor, parse_id(id, "id")))
     return Account.from_model(row)
 
 

@@ -214,25 +214,21 @@ async def export_link(
     status: RedemptionStatus | None = None,
 ) -> ExportLink:
     """A short-lived link a browser can download the export from, without a header."""
-
-    async def sign(actor: object) -> tuple[str, object]:
-        from ledger.accounts import account_for
-        from ledger.actors import Actor
-
-        assert isinstance(actor, Actor)
-        request = ExportRequest(
-            dataset=dataset,
-            format=format,
-            account_id=parse_id(account_id, "accountId"),
-            start=from_,
-            end=to,
-            kind=kind,
-            status=status,
-        )
-        await account_for(actor, request.account_id)
-        return sign_link(actor, request)
-
-    token, expires = await run_query(info, sign)
+    token, expires = await run_query(
+        info,
+        lambda actor: sign_link(
+            actor,
+            ExportRequest(
+                dataset=dataset,
+                format=format,
+                account_id=parse_id(account_id, "accountId"),
+                start=from_,
+                end=to,
+                kind=kind,
+                status=status,
+            ),
+        ),
+    )
     base = get_settings().public_url.rstrip("/")
     url = f"{base}/exports/{dataset.value}.{format.value}?token={urlquote(token)}"
-    return ExportLink(url=url, expires_at=expires)  # type: ignore[arg-type]
+    return ExportLink(url=url, expires_at=expires)

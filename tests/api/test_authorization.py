@@ -124,6 +124,40 @@ def _takes_account(field: GraphQLField) -> str | None:
     return None
 
 
+# Inputs that make an allowed call valid (the walk expects refusals, the matrix in
+# tests/api/test_access_matrix.py also allowed calls).
+OVERRIDES: dict[str, dict[str, Any]] = {
+    "removeAccountOwner": {"email": "ann@example.com"},
+    "addAccountOwner": {"email": "mallory2@example.net"},
+    "purchaseCredits": {"paymentToken": "tok_visa", "credits": 100},
+    "adjustCredits": {"credits": 100, "reason": "x"},
+    "requestQuote": {"credits": 100},
+}
+
+
+def operation(
+    root: GraphQLObjectType,
+    name: str,
+    field: GraphQLField,
+    victim: dict[str, Any],
+    overrides: dict[str, Any],
+    account_arg: str,
+) -> tuple[str, dict[str, Any]]:
+    """A document calling root field `name` on the victim's resources, and its variables."""
+    victim["_account_arg"] = account_arg
+    args = {
+        arg_name: _value(arg_name, arg.type, victim, overrides)
+        for arg_name, arg in field.args.items()
+        if isinstance(arg.type, GraphQLNonNull) or arg_name in ("accountId", "id", "input")
+    }
+    rendered = ", ".join(f"{k}: ${k}" for k in args)
+    declared = ", ".join(f"${k}: {field.args[k].type}" for k in args)
+    kind = "mutation" if root.name == "Mutation" else "query"
+    if not args:
+        return f"{kind} {{ {name} {_selection(field)} }}", args
+    return f"{kind}({declared}) {{ {name}({rendered}) {_selection(field)} }}", args
+
+
 async def _snapshot() -> list[Any]:
     return [
         await Account.all()
@@ -167,13 +201,6 @@ async def test_a_stranger_can_read_or_change_nothing_of_another_account(
         "quoteId": quote["requestQuote"]["quoteRequest"]["id"],
         "lotId": lots["lots"]["edges"][0]["node"]["id"],
     }
-    overrides: dict[str, dict[str, Any]] = {
-        "removeAccountOwner": {"email": "ann@example.com"},
-        "addAccountOwner": {"email": "mallory2@example.net"},
-        "purchaseCredits": {"paymentToken": "tok_visa", "credits": 100},
-        "adjustCredits": {"credits": 100, "reason": "x"},
-        "requestQuote": {"credits": 100},
-    }
     before = await _snapshot()
 
     schema = build_schema(SCHEMA_FILE.read_text())
@@ -187,24 +214,16 @@ async def test_a_stranger_can_read_or_change_nothing_of_another_account(
             account_arg = _takes_account(field) or ("id" if key == "Query.account" else None)
             resources = RESOURCE_SCOPED[key](victim) if key in RESOURCE_SCOPED else {}
             assert account_arg or resources, f"{key}: classify it for the authorization walk"
-            victim["_account_arg"] = account_arg or ""
-            args = {
-                arg_name: _value(
-                    arg_name, arg.type, victim, {**overrides.get(name, {}), **resources}
-                )
-                for arg_name, arg in field.args.items()
-                if isinstance(arg.type, GraphQLNonNull) or arg_name in ("accountId", "id", "input")
-            }
-            rendered = ", ".join(f"{k}: ${k}" for k in args)
-            declared = ", ".join(f"${k}: {field.args[k].type}" for k in args)
-            operation = "mutation" if root is schema.mutation_type else "query"
-            document = (
-                f"{operation}({declared}) {{ {name}({rendered}) {_selection(field)} }}"
-                if args
-                else f"{operation} {{ {name} {_selection(field)} }}"
+            document, args = operation(
+                root,
+                name,
+                field,
+                victim,
+                {**OVERRIDES.get(name, {}), **resources},
+                account_arg or "",
             )
             body = await stranger.post(document, args)
-            if operation == "query":
+            if root is schema.query_type:
                 codes = {e["extensions"]["code"] for e in body.get("errors") or []}
                 assert codes and codes <= DENIED, f"{key} answered {body}"
             else:

@@ -1,0 +1,135 @@
+"""Who may read or act on what: every access decision of the service, in one place.
+
+Owners manage their own account and everything in it; support staff manage every
+account and run the back office; a learner sees and cancels their own requests. Rules
+call these functions before they touch an account's data, so none can be reached
+without them. Another account's resource answers NOT_FOUND, exactly like one that does
+not exist, so ids reveal nothing (decision 5); FORBIDDEN is for a role the caller lacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+
+from ledger.actors import Actor
+from ledger.errors import Forbidden, NotFound
+from models import Account, Lot, Ownership, QuoteRequest, Redemption
+
+# How `may_see_draws` finds the account a user owns; GraphQL passes its per-request
+# DataLoader, so a page of redemptions asks the database once.
+OwnedAccountLookup = Callable[[int], Awaitable[int | None]]
+
+
+def require_support(actor: Actor) -> None:
+    """The back office (catalogue, quotes, lots, reversals, adjustments, all accounts)."""
+    if not actor.is_support:
+        raise Forbidden("only support staff may do this")
+
+
+def sees_inactive_courses(actor: Actor) -> bool:
+    """Withdrawn courses are listed to support staff only; learners cannot buy them."""
+    return actor.is_support
+
+
+async def owned_account_id(user_id: int) -> int | None:
+    """The id of the account `user_id` owns, if any (a user owns at most one)."""
+    ownership = await Ownership.get_or_none(user_id=user_id)
+    return ownership.account_id if ownership else None
+
+
+async def own_account(actor: Actor) -> Account | None:
+    """The account the caller owns, if any."""
+    ownership = await Ownership.get_or_none(user_id=actor.user_id).select_related("account")
+    return ownership.account if ownership else None
+
+
+async def _manages(actor: Actor, account_id: int) -> bool:
+    if actor.is_support:
+        return True
+    return await Ownership.exists(user_id=actor.user_id, account_id=account_id)
+
+
+async def account_for(actor: Actor, account_id: int | None) -> Account:
+    """The account `actor` may manage: their own by default; any one for support staff.
+
+    Another account's id answers NOT_FOUND, as if it did not exist.
+    """
+    if account_id is None:
+        account = await own_account(actor)
+        if account is None:
+            raise NotFound("you do not own a training credits account", field=["accountId"])
+        return account
+    found = await Account.get_or_none(id=account_id)
+    if found is None or not await _manages(actor, account_id):
+        raise NotFound("no such account", field=["accountId"])
+    return found
+
+
+async def account_scope(actor: Actor, account_id: int | None) -> Account | None:
+    """The account a list spans: None (every account) for support staff naming none,
+    otherwise `account_for`'s answer."""
+    if account_id is None and actor.is_support:
+        return None
+    return await account_for(actor, account_id)
+
+
+async def lot_for(actor: Actor, lot_id: int) -> Lot:
+    """A lot of an account `actor` may manage; NOT_FOUND otherwise."""
+    lot = await Lot.get_or_none(id=lot_id)
+    if lot is None or not await _manages(actor, lot.account_id):
+        raise NotFound("no such lot", field=["lotId"])
+    return lot
+
+
+async def quote_for(actor: Actor, quote_id: int) -> QuoteRequest:
+    """A quote request of an account `actor` may manage; NOT_FOUND otherwise."""
+    quote = await QuoteRequest.get_or_none(id=quote_id)
+    if quote is None or not await _manages(actor, quote.account_id):
+        raise NotFound("no such quote request", field=["id"])
+    return quote
+
+
+async def redemptions_for_owner(
+    actor: Actor, redemption_ids: Iterable[int]
+) -> dict[int, Redemption]:
+    """Those of `redemption_ids` that `actor` may decide, by id: their own account's (any
+    account's, for support staff). The rest are left out, as if they did not exist."""
+    query = Redemption.filter(id__in=set(redemption_ids))
+    if not actor.is_support:
+        account_id = await owned_account_id(actor.user_id)
+        if account_id is None:
+            return {}
+        query = query.filter(account_id=account_id)
+    return {row.id: row for row in await query}
+
+
+async def redemption_for_owner(actor: Actor, redemption_id: int) -> Redemption:
+    """A redemption of an account `actor` may manage; NOT_FOUND otherwise."""
+    found = await redemptions_for_owner(actor, [redemption_id])
+    if redemption_id not in found:
+        raise NotFound("no such redemption", field=["id"])
+    return found[redemption_id]
+
+
+async def redemption_for_learner(actor: Actor, redemption_id: int) -> Redemption:
+    """A redemption `actor` requested as a learner; NOT_FOUND otherwise (owners included:
+    only the learner withdraws a request)."""
+    row = await Redemption.get_or_none(id=redemption_id, learner_id=actor.user_id)
+    if row is None:
+        raise NotFound("no such redemption of yours", field=["id"])
+    return row
+
+
+async def may_see_draws(
+    actor: Actor | None,
+    redemption: Redemption,
+    *,
+    owned_account: OwnedAccountLookup = owned_account_id,
+) -> bool:
+    """Which lots paid for a redemption is its account's business: owners and support
+    staff see the draws; the learner (who holds only the code) and anyone else do not."""
+    if actor is None:
+        return False
+    if actor.is_support:
+        return True
+    return await owned_account(actor.user_id) == redemption.account_id

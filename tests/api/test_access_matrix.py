@@ -1,0 +1,418 @@
+"""The access matrix: every root field and every type with an id, for every role, and
+proof that `ledger.access` made the decision.
+
+Each public function of `ledger.access` is replaced by a recorder (rules call them as
+`access.<function>`). A call the matrix expects to be refused must have been refused by
+one of them (it raised the answer's code, or left the resource out); a call it expects
+to be allowed must have asked them and been let through. The root fields come from the
+schema the code builds, so a new field or a new type with an id fails here until it is
+given a row. The calls are built like the stranger walk's (tests/api/test_authorization.py).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from graphql import GraphQLObjectType, build_schema
+
+from cli import sdl
+from ledger import access
+from ledger.errors import LedgerError
+from models import AuditEvent, Course, LedgerEntry, Lot, Ownership, Purchase, QuoteRequest
+from models import Redemption as RedemptionRow
+from tests.api.test_authorization import OVERRIDES, RESOURCE_SCOPED, _takes_account, operation
+from tests.helpers import GraphQLClient, buy, create_account, redeem, upsert_course
+
+ROLES = ("anonymous", "stranger", "learner", "support", "owner")
+OK = "ok"  # ledger.access was asked and let the caller through
+OPEN = "open"  # no access decision: open to every signed-in caller
+NOT_FOUND, FORBIDDEN, UNAUTHENTICATED = "NOT_FOUND", "FORBIDDEN", "UNAUTHENTICATED"
+
+
+def expect(stranger: str, learner: str, support: str, owner: str) -> dict[str, str]:
+    """Every field needs a signed-in caller: anonymous is always UNAUTHENTICATED."""
+    return {
+        "anonymous": UNAUTHENTICATED,
+        "stranger": stranger,
+        "learner": learner,
+        "support": support,
+        "owner": owner,
+    }
+
+
+ACCOUNT_SCOPED = expect(stranger=NOT_FOUND, learner=NOT_FOUND, support=OK, owner=OK)
+BACK_OFFICE = expect(stranger=FORBIDDEN, learner=FORBIDDEN, support=OK, owner=FORBIDDEN)
+OPEN_TO_ALL = expect(stranger=OPEN, learner=OPEN, support=OPEN, owner=OPEN)
+ASKED_BY_ALL = expect(stranger=OK, learner=OK, support=OK, owner=OK)
+
+# Every root field, with what each role gets when it names the victim's account or
+# resources (the learner has requests on that account and owns none).
+ROOT_FIELDS: dict[str, dict[str, str]] = {
+    "Query.viewer": ASKED_BY_ALL,  # the caller's own account, if any
+    "Query.account": ACCOUNT_SCOPED,
+    "Query.balance": ACCOUNT_SCOPED,
+    "Query.lots": ACCOUNT_SCOPED,
+    "Query.transactions": ACCOUNT_SCOPED,
+    "Query.priceQuote": OPEN_TO_ALL,  # pure pricing
+    "Query.redemptions": ACCOUNT_SCOPED,
+    "Query.myRedemptions": OPEN_TO_ALL,  # the caller's own requests, by construction
+    "Query.courses": ASKED_BY_ALL,  # the withdrawn ones are support's (sees_inactive_courses)
+    "Query.quoteRequests": ACCOUNT_SCOPED,
+    "Query.accounts": BACK_OFFICE,
+    "Query.auditLog": ACCOUNT_SCOPED,
+    "Query.usageReport": ACCOUNT_SCOPED,
+    "Query.exportLink": ACCOUNT_SCOPED,
+    "Mutation.createAccount": OPEN_TO_ALL,  # the caller's own account
+    "Mutation.updateAccount": ACCOUNT_SCOPED,
+    "Mutation.addAccountOwner": ACCOUNT_SCOPED,
+    "Mutation.removeAccountOwner": ACCOUNT_SCOPED,
+    "Mutation.rotateRedemptionCode": ACCOUNT_SCOPED,
+    "Mutation.purchaseCredits": ACCOUNT_SCOPED,
+    "Mutation.redeemCredits": OPEN_TO_ALL,  # the code is the credential
+    "Mutation.approveRedemptions": ACCOUNT_SCOPED,
+    "Mutation.denyRedemptions": ACCOUNT_SCOPED,
+    "Mutation.cancelRedemption": expect(
+        stranger=NOT_FOUND, learner=OK, support=NOT_FOUND, owner=NOT_FOUND
+    ),
+    "Mutation.upsertCourse": BACK_OFFICE,
+    "Mutation.deactivateCourse": BACK_OFFICE,
+    "Mutation.requestQuote": ACCOUNT_SCOPED,
+    "Mutation.cancelQuote": ACCOUNT_SCOPED,
+    "Mutation.fulfilQuote": BACK_OFFICE,
+    "Mutation.extendLot": BACK_OFFICE,
+    "Mutation.reverseRedemption": BACK_OFFICE,
+    "Mutation.adjustCredits": BACK_OFFICE,
+}
+# Inputs for the matrix's allowed calls, on top of the walk's. createAccount fails its
+# input check, so no role gains an account mid-matrix (tests/api/test_accounts.py
+# covers creating one); the owner added by support is the one removed.
+MATRIX_OVERRIDES: dict[str, dict[str, Any]] = {
+    "createAccount": {"autoApproveLimit": -1},
+    "courses": {"includeInactive": True},
+    "removeAccountOwner": {"email": "mallory2@example.net"},
+}
+# Root fields that name no account: what the calls refer to.
+RESOURCES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    **RESOURCE_SCOPED,
+    "Query.viewer": lambda v: {},
+    "Query.priceQuote": lambda v: {},
+    "Query.myRedemptions": lambda v: {},
+    "Query.courses": lambda v: {},
+    "Mutation.createAccount": lambda v: {},
+    "Mutation.redeemCredits": lambda v: {
+        "code": v["code"],
+        "courseId": v["courseId"],
+        "idempotencyKey": "matrix",
+    },
+}
+
+
+PUBLIC = {
+    name
+    for name, function in inspect.getmembers(access, inspect.isfunction)
+    if not name.startswith("_") and function.__module__ == access.__name__
+}
+
+
+@dataclass
+class Call:
+    name: str
+    result: Any = None
+    error: str | None = None  # the code of the LedgerError it raised
+
+
+def _recorder(name: str, function: Callable[..., Any], calls: list[Call]) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(function):
+
+        async def record_async(*args: Any, **kwargs: Any) -> Any:
+            call = Call(name)
+            calls.append(call)
+            try:
+                call.result = await function(*args, **kwargs)
+            except LedgerError as exc:
+                call.error = exc.code.value
+                raise
+            return call.result
+
+        return record_async
+
+    def record(*args: Any, **kwargs: Any) -> Any:
+        call = Call(name)
+        calls.append(call)
+        try:
+            call.result = function(*args, **kwargs)
+        except LedgerError as exc:
+            call.error = exc.code.value
+            raise
+        return call.result
+
+    return record
+
+
+@pytest.fixture
+def decisions(monkeypatch: pytest.MonkeyPatch) -> list[Call]:
+    """Every call to a public function of ledger.access, in order."""
+    calls: list[Call] = []
+    for name in PUBLIC:
+        monkeypatch.setattr(access, name, _recorder(name, getattr(access, name), calls))
+    return calls
+
+
+def _decided(calls: list[Call], outcome: str) -> bool:
+    """Whether ledger.access made the decision `outcome` says was made."""
+    if outcome == UNAUTHENTICATED:
+        return calls == []  # refused before any rule ran
+    if outcome == OPEN:
+        return all(c.error is None for c in calls)
+    if outcome == OK:
+        return bool(calls) and all(c.error is None for c in calls)
+    left_out = outcome == NOT_FOUND and any(
+        c.name == "redemptions_for_owner" and c.result == {} for c in calls
+    )
+    return left_out or any(c.error == outcome for c in calls)
+
+
+def _answer(body: dict[str, Any], name: str) -> set[str]:
+    """The error codes of a call: top-level ones, else the payload's."""
+    codes = {e["extensions"]["code"] for e in body.get("errors") or []}
+    payload = (body.get("data") or {}).get(name)
+    if not codes and isinstance(payload, dict) and "errors" in payload:
+        codes = {e["code"] for e in payload["errors"]}
+    return codes
+
+
+async def _world(callers: dict[str, GraphQLClient]) -> dict[str, Any]:
+    """The victim's account with a lot, two redemptions (one approved), a quote and a
+    withdrawn course; the stranger owns an account of their own."""
+    ann, stranger, support, learner = (
+        callers[role] for role in ("owner", "stranger", "support", "learner")
+    )
+    account = await create_account(ann, name="Victim Ltd", approvalMode="MANUAL")
+    await buy(ann, 500, "v1")
+    course = await upsert_course(support, "SEC-101", "Security basics", 120)
+    await upsert_course(support, "OLD-001", "Withdrawn", 50, active=False)
+    pending = await redeem(learner, account["redemptionCode"], course["id"], "r1")
+    approved = await redeem(learner, account["redemptionCode"], course["id"], "r2")
+    await ann.data(
+        "mutation($ids: [ID!]!) { approveRedemptions(input: {ids: $ids}) { totalCredits } }",
+        {"ids": [approved["redemption"]["id"]]},
+    )
+    quote = await ann.data(
+        "mutation { requestQuote(input: {credits: 900}) { quoteRequest { id } } }"
+    )
+    await create_account(stranger, name="Mallory's own")
+    await buy(stranger, 100, "m1")
+    lot = await Lot.get(account_id=int(account["id"]))
+    return {
+        "accountId": account["id"],
+        "code": account["redemptionCode"],
+        "redemptionId": pending["redemption"]["id"],
+        "approvedId": approved["redemption"]["id"],
+        "courseId": course["id"],
+        "courseSku": "SEC-101",
+        "quoteId": quote["requestQuote"]["quoteRequest"]["id"],
+        "lotId": str(lot.id),
+    }
+
+
+@pytest.fixture
+def learner(client_factory: Callable[..., GraphQLClient]) -> GraphQLClient:
+    return client_factory("lee@example.com", "Lee Learner")
+
+
+@pytest.fixture
+def callers(
+    ann: GraphQLClient, stranger: GraphQLClient, learner: GraphQLClient, support: GraphQLClient
+) -> dict[str, GraphQLClient]:
+    return {
+        "anonymous": GraphQLClient(None),
+        "stranger": stranger,
+        "learner": learner,
+        "support": support,
+        "owner": ann,
+    }
+
+
+def _schema_roots() -> list[GraphQLObjectType]:
+    schema = build_schema(sdl())
+    assert schema.query_type is not None and schema.mutation_type is not None
+    return [schema.query_type, schema.mutation_type]
+
+
+async def test_every_root_field_is_decided_by_the_access_module(
+    callers: dict[str, GraphQLClient], decisions: list[Call], clock: Any
+) -> None:
+    victim = await _world(callers)
+    roots = _schema_roots()
+    fields = {f"{root.name}.{name}" for root in roots for name in root.fields}
+    assert fields == set(ROOT_FIELDS), "give every root field a row in ROOT_FIELDS"
+
+    wrong = []
+    used: set[str] = set()
+    for root in roots:
+        for name, field in root.fields.items():
+            key = f"{root.name}.{name}"
+            account_arg = _takes_account(field) or ("id" if key == "Query.account" else "")
+            overrides = {
+                **OVERRIDES.get(name, {}),
+                **MATRIX_OVERRIDES.get(name, {}),
+                **RESOURCES.get(key, lambda v: {})(victim),
+            }
+            document, variables = operation(root, name, field, victim, overrides, account_arg)
+            # Refusals first: an allowed call may change what a later one finds.
+            for role in sorted(ROLES, key=lambda r: ROOT_FIELDS[key][r] in (OK, OPEN)):
+                outcome = ROOT_FIELDS[key][role]
+                decisions.clear()
+                body = await callers[role].post(document, variables)
+                codes = _answer(body, name)
+                if outcome in (OK, OPEN):
+                    answered = not codes & {NOT_FOUND, FORBIDDEN, UNAUTHENTICATED} or (
+                        root.name == "Mutation" and codes == {NOT_FOUND}
+                    )
+                    answered = answered and not (root.name == "Query" and body.get("errors"))
+                else:
+                    answered = codes == {outcome}
+                if not (answered and _decided(decisions, outcome)):
+                    wrong.append(f"{key} as {role}: expected {outcome}, got {codes} {decisions}")
+                used.update(c.name for c in decisions)
+    assert wrong == []
+    # Every rule of the module is reached (may_see_draws is a field's: the test below).
+    assert used | {"may_see_draws"} == PUBLIC
+
+
+# Every type with an id, read on the victim's account: the query, and the ids the
+# owner and support staff see there (the catalogue: everyone sees the active courses,
+# support staff the withdrawn ones too). Strangers and learners get NOT_FOUND.
+@dataclass
+class Read:
+    document: str
+    rows: Callable[[int], Awaitable[set[str]]]
+    catalogue: bool = False
+
+
+async def _ids(model: Any, **where: Any) -> set[str]:
+    return {str(i) for i in await model.filter(**where).values_list("id", flat=True)}
+
+
+async def _account_ids(account_id: int) -> set[str]:
+    return {str(account_id)}
+
+
+async def _owner_ids(account_id: int) -> set[str]:
+    owners = Ownership.filter(account_id=account_id).values_list("user_id", flat=True)
+    return {str(i) for i in await owners}
+
+
+TYPES: dict[str, Read] = {
+    "Account": Read("account(id: $a) { id }", _account_ids),
+    "User": Read("account(id: $a) { owners { id } }", _owner_ids),
+    "Lot": Read(
+        "lots(accountId: $a) { edges { node { id } } }",
+        lambda a: _ids(Lot, account_id=a),
+    ),
+    "Purchase": Read(
+        "transactions(accountId: $a) { edges { node { p: purchase { id } } } }",
+        lambda a: _ids(Purchase, account_id=a),
+    ),
+    "Transaction": Read(
+        "transactions(accountId: $a) { edges { node { id } } }",
+        lambda a: _ids(LedgerEntry, account_id=a),
+    ),
+    "Redemption": Read(
+        "redemptions(accountId: $a) { edges { node { id } } }",
+        lambda a: _ids(RedemptionRow, account_id=a),
+    ),
+    "QuoteRequest": Read(
+        "quoteRequests(accountId: $a) { edges { node { id } } }",
+        lambda a: _ids(QuoteRequest, account_id=a),
+    ),
+    "AuditEvent": Read(
+        "auditLog(accountId: $a) { edges { node { id } } }",
+        lambda a: _ids(AuditEvent, account_id=a),
+    ),
+    "Course": Read(
+        "courses(includeInactive: true) { edges { node { id } } }",
+        lambda a: _ids(Course),
+        catalogue=True,
+    ),
+}
+
+
+def _found(data: Any) -> set[str]:
+    """Every `id` in an answer, wherever it is nested."""
+    if isinstance(data, dict):
+        own = {str(data["id"])} if isinstance(data.get("id"), str) else set()
+        return own.union(*(_found(v) for v in data.values()))
+    if isinstance(data, list):
+        return set().union(*(_found(v) for v in data))
+    return set()
+
+
+async def _expected(role: str, read: Read, account_id: int) -> set[str] | str:
+    if role == "anonymous":
+        return UNAUTHENTICATED
+    if read.catalogue and role != "support":
+        return await _ids(Course, active=True)
+    if role in ("owner", "support"):
+        return await read.rows(account_id)
+    return NOT_FOUND
+
+
+async def test_every_type_with_an_id_is_seen_by_whom_the_access_module_allows(
+    callers: dict[str, GraphQLClient], decisions: list[Call]
+) -> None:
+    victim = await _world(callers)
+    schema = build_schema(sdl())
+    with_id = {
+        name
+        for name, t in schema.type_map.items()
+        if isinstance(t, GraphQLObjectType) and "id" in t.fields and not name.startswith("__")
+    }
+    assert with_id == set(TYPES), "give every type with an id a row in TYPES"
+
+    wrong = []
+    for type_name, read in TYPES.items():
+        for role in ROLES:
+            expected = await _expected(role, read, int(victim["accountId"]))
+            decisions.clear()
+            if "$a" in read.document:
+                body = await callers[role].post(
+                    f"query($a: ID) {{ {read.document} }}", {"a": victim["accountId"]}
+                )
+            else:
+                body = await callers[role].post(f"{{ {read.document} }}")
+            codes = {e["extensions"]["code"] for e in body.get("errors") or []}
+            seen = _found(body.get("data"))
+            if isinstance(expected, set):
+                ok = not codes and seen == expected and _decided(decisions, OK)
+            else:
+                ok = codes == {expected} and not seen and _decided(decisions, expected)
+            if not ok:
+                wrong.append(f"{type_name} as {role}: expected {expected}, got {codes} {seen}")
+    assert wrong == []
+
+
+DRAWS = "query($a: ID) { redemptions(accountId: $a) { edges { node { id draws { credits } } } } }"
+MY_DRAWS = "{ myRedemptions { edges { node { id draws { credits } } } } }"
+
+
+async def test_draws_are_null_for_whom_may_not_see_them(
+    callers: dict[str, GraphQLClient], decisions: list[Call]
+) -> None:
+    victim = await _world(callers)
+    expected = {victim["approvedId"]: [{"credits": 120}], victim["redemptionId"]: []}
+    for role in ("owner", "support"):
+        decisions.clear()
+        data = await callers[role].data(DRAWS, {"a": victim["accountId"]})
+        draws = {e["node"]["id"]: e["node"]["draws"] for e in data["redemptions"]["edges"]}
+        assert draws == expected, role
+        assert [c.result for c in decisions if c.name == "may_see_draws"] == [True, True]
+
+    decisions.clear()
+    mine = (await callers["learner"].data(MY_DRAWS))["myRedemptions"]["edges"]
+    assert {e["node"]["id"]: e["node"]["draws"] for e in mine} == dict.fromkeys(expected)
+    assert [c.result for c in decisions if c.name == "may_see_draws"] == [False, False]
