@@ -7,12 +7,19 @@ created for the session and dropped afterwards); otherwise a SQLite file is used
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from tortoise import Tortoise, connections
+
+# Redis outlives a test run (and a CI run may follow one at once on the same server): this
+# run's queues, locks and wrong-code counters live under a namespace of its own, which the
+# live servers and workers the tests start inherit.
+os.environ.setdefault("REDIS_NAMESPACE", f"test-{uuid.uuid4().hex[:12]}")
 
 from ledger import clock as app_clock
 from ledger import payments, throttle
