@@ -16,11 +16,10 @@ import jwt
 
 from ledger.errors import InvalidInput
 from ledger.text import clean_email, has_control_characters
+from models import limits
 from settings import Settings, get_settings
 
 LEEWAY_SECONDS = 30
-MAX_SUB = 255  # the lengths of User.sub and User.name
-MAX_NAME = 200
 
 
 class AuthError(Exception):
@@ -75,14 +74,14 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {exc}") from exc
-        sub = _text_claim(claims, "sub", max_length=MAX_SUB)
+        sub = _text_claim(claims, "sub", max_length=limits.USER_SUB)
         if not sub.strip():
             raise AuthError("the token's 'sub' claim is empty")
         roles = claims.get("roles") or []
         return Claims(
             sub=sub,
             email=_email_claim(claims),
-            name=_text_claim(claims, "name", max_length=MAX_NAME),
+            name=_text_claim(claims, "name", max_length=limits.USER_NAME),
             email_verified=_email_verified(claims, self.settings.jwt_emails_verified),
             is_support=isinstance(roles, list) and "support" in roles,
         )

@@ -36,6 +36,7 @@ from ledger.exports import (
     text,
     verify_link,
 )
+from ledger.ids import require_id
 from ledger.users import sign_in
 from models import EntryKind, RedemptionStatus, User
 
@@ -47,13 +48,6 @@ def _error(code: str, message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
-def _account_id(given: str) -> int:
-    account_id = int(given)
-    if not 0 < account_id < 2**31:  # ids are 32-bit: the database refuses a bigger one
-        raise ValueError(f"accountId {given!r} is not a valid id")
-    return account_id
-
-
 def _parse(request: Request) -> ExportRequest:
     q = request.query_params
     try:
@@ -62,7 +56,7 @@ def _parse(request: Request) -> ExportRequest:
         return ExportRequest(
             dataset=dataset,
             format=fmt,
-            account_id=_account_id(q["accountId"]) if q.get("accountId") else None,
+            account_id=require_id(q["accountId"], "accountId") if q.get("accountId") else None,
             start=date.fromisoformat(q["from"]) if q.get("from") else None,
             end=date.fromisoformat(q["to"]) if q.get("to") else None,
             kind=EntryKind(q["kind"]) if q.get("kind") else None,

@@ -10,10 +10,10 @@ import strawberry
 from tortoise.models import Model
 
 from ledger.errors import InvalidInput
+from ledger.ids import require_id
 from ledger.pages import Page
 
 T = TypeVar("T")
-MAX_ID = 2**31 - 1  # ids are 32-bit; a larger one in a forged cursor is not ours
 R = TypeVar("R", bound=Model)
 
 
@@ -45,11 +45,10 @@ def decode_cursor(cursor: str | None) -> int | None:
         return None
     try:
         kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        row_id = int(value)
-        if kind != "k" or not 0 <= row_id <= MAX_ID:
+        if kind != "k":
             raise ValueError(cursor)
-        return row_id
-    except ValueError as exc:
+        return require_id(value, "after")
+    except (ValueError, InvalidInput) as exc:
         raise InvalidInput("after is not a cursor from this list", field=["after"]) from exc
 
 

@@ -50,6 +50,12 @@ def hash_code(normalised: str) -> str:
     return hmac.new(_key(b"code-lookup"), normalised.encode(), hashlib.sha256).hexdigest()
 
 
+def lookup_hash(entered: str) -> str:
+    """The hash to look an entered code up by; "" (matching no account) when it cannot be one."""
+    normalised = normalise_code(entered)
+    return hash_code(normalised) if normalised else ""
+
+
 def encrypt_code(normalised: str) -> str:
     nonce = os.urandom(12)
     sealed = AESGCM(_key(b"code-encryption")).encrypt(nonce, normalised.encode(), b"code")

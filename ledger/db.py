@@ -15,6 +15,7 @@ from typing import TypeVar
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
+from ledger.errors import NotFound
 from models import Account
 
 T = TypeVar("T")
@@ -49,11 +50,17 @@ async def atomic(work: Callable[[], Awaitable[T]]) -> T:
     raise AssertionError("unreachable")
 
 
-async def lock_account(account_id: int) -> Account | None:
+async def lock_account(account_id: int) -> Account:
     """Lock the account row for the rest of the transaction (first in the lock order).
+
+    An account is never deleted, so callers pass the id of one that exists; a missing
+    one answers NOT_FOUND all the same.
 
     FOR NO KEY UPDATE: rows that reference the account (a purchase, a lot) take
     FOR KEY SHARE on it for their foreign key, which FOR UPDATE would conflict with,
     deadlocking two writers that each inserted a row before locking.
     """
-    return await Account.select_for_update(no_key=True).get_or_none(id=account_id)
+    account = await Account.select_for_update(no_key=True).get_or_none(id=account_id)
+    if account is None:
+        raise NotFound("no such account", field=["accountId"])
+    return account

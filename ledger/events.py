@@ -1,5 +1,8 @@
 """Outbox message kinds and their payloads (ids only; the mailer loads the rows).
 
+Each kind's payload is a TypedDict below; `ledger.outbox.enqueue` refuses a payload whose
+keys are not its kind's (`ledger.outbox.PAYLOADS`).
+
 | kind                  | payload                                   |
 |-----------------------|-------------------------------------------|
 | purchase_paid         | account_id, purchase_id                   |
@@ -16,15 +19,97 @@
 | credits_expired       | account_id, entry_ids                     |
 """
 
-PURCHASE_PAID = "purchase_paid"
-OWNER_ADDED = "owner_added"
-CODE_ROTATED = "code_rotated"
-REDEMPTION_REQUESTED = "redemption_requested"
-REDEMPTION_APPROVED = "redemption_approved"
-REDEMPTION_DENIED = "redemption_denied"
-REDEMPTION_CANCELLED = "redemption_cancelled"
-REDEMPTION_REVERSED = "redemption_reversed"
-QUOTE_REQUESTED = "quote_requested"
-LOT_EXTENDED = "lot_extended"
-CREDITS_EXPIRING = "credits_expiring"
-CREDITS_EXPIRED = "credits_expired"
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TypedDict
+
+
+class OutboxKind(StrEnum):
+    PURCHASE_PAID = "purchase_paid"
+    OWNER_ADDED = "owner_added"
+    CODE_ROTATED = "code_rotated"
+    REDEMPTION_REQUESTED = "redemption_requested"
+    REDEMPTION_APPROVED = "redemption_approved"
+    REDEMPTION_DENIED = "redemption_denied"
+    REDEMPTION_CANCELLED = "redemption_cancelled"
+    REDEMPTION_REVERSED = "redemption_reversed"
+    QUOTE_REQUESTED = "quote_requested"
+    LOT_EXTENDED = "lot_extended"
+    CREDITS_EXPIRING = "credits_expiring"
+    CREDITS_EXPIRED = "credits_expired"
+
+
+# The kinds by their old names, as the notifications and their tests spell them.
+PURCHASE_PAID = OutboxKind.PURCHASE_PAID
+OWNER_ADDED = OutboxKind.OWNER_ADDED
+CODE_ROTATED = OutboxKind.CODE_ROTATED
+REDEMPTION_REQUESTED = OutboxKind.REDEMPTION_REQUESTED
+REDEMPTION_APPROVED = OutboxKind.REDEMPTION_APPROVED
+REDEMPTION_DENIED = OutboxKind.REDEMPTION_DENIED
+REDEMPTION_CANCELLED = OutboxKind.REDEMPTION_CANCELLED
+REDEMPTION_REVERSED = OutboxKind.REDEMPTION_REVERSED
+QUOTE_REQUESTED = OutboxKind.QUOTE_REQUESTED
+LOT_EXTENDED = OutboxKind.LOT_EXTENDED
+CREDITS_EXPIRING = OutboxKind.CREDITS_EXPIRING
+CREDITS_EXPIRED = OutboxKind.CREDITS_EXPIRED
+
+
+class PurchasePaid(TypedDict):
+    account_id: int
+    purchase_id: int
+
+
+class OwnerAdded(TypedDict):
+    account_id: int
+    user_id: int
+    added_by_id: int
+
+
+class CodeRotated(TypedDict):
+    account_id: int
+    actor_id: int
+
+
+class RedemptionChanged(TypedDict):
+    """Requested, approved, denied or cancelled."""
+
+    redemption_id: int
+
+
+class RedemptionReversed(TypedDict):
+    redemption_id: int
+    reason: str
+
+
+class QuoteRequested(TypedDict):
+    quote_id: int
+
+
+class LotExtended(TypedDict):
+    lot_id: int
+    entry_id: int
+
+
+class CreditsExpiring(TypedDict):
+    account_id: int
+    threshold_days: int
+    lot_ids: list[int]
+
+
+class CreditsExpired(TypedDict):
+    account_id: int
+    entry_ids: list[int]
+
+
+Payload = (
+    PurchasePaid
+    | OwnerAdded
+    | CodeRotated
+    | RedemptionChanged
+    | RedemptionReversed
+    | QuoteRequested
+    | LotExtended
+    | CreditsExpiring
+    | CreditsExpired
+)

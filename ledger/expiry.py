@@ -23,11 +23,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
-from ledger import clock, events
+from ledger import clock, entries, outbox
 from ledger.db import atomic, is_postgres
+from ledger.events import CreditsExpired, CreditsExpiring, OutboxKind
 from ledger.sql import any_of, fetch, parse_datetime
 from models import (
     Account,
@@ -145,40 +145,6 @@ async def _balances_after_expiry(
     return balances
 
 
-_INSERT_EXPIRIES_PG = """
-    INSERT INTO ledger_entry (account_id, lot_id, kind, credits, balance_after, reason,
-                              created_at)
-    SELECT a, l, 'EXPIRY', c, b, 'expired', $5
-    FROM unnest($1::int[], $2::int[], $3::int[], $4::int[]) AS u(a, l, c, b)
-    RETURNING id, account_id
-"""
-_INSERT_CHUNK = 500  # rows per INSERT on SQLite, well under its 32,766 parameters
-
-
-async def _insert_expiries(
-    due: list[_Due], balances: dict[int, int], now: datetime
-) -> list[tuple[int, int]]:
-    """Write one EXPIRY entry per lot; answer (entry id, account id) of each."""
-    columns = [(lot.account_id, lot.id, -lot.remaining, balances[lot.account_id]) for lot in due]
-    if is_postgres():
-        rows = await connections.get("default").execute_query_dict(
-            _INSERT_EXPIRIES_PG, [*map(list, zip(*columns, strict=True)), now]
-        )
-        return [(int(r["id"]), int(r["account_id"])) for r in rows]
-    found: list[tuple[int, int]] = []
-    for start in range(0, len(columns), _INSERT_CHUNK):
-        chunk = columns[start : start + _INSERT_CHUNK]
-        rows = await fetch(
-            "INSERT INTO ledger_entry (account_id, lot_id, kind, credits, balance_after,"
-            " reason, created_at) VALUES "
-            + ", ".join("(%s, %s, 'EXPIRY', %s, %s, 'expired', %s)" for _ in chunk)
-            + " RETURNING id, account_id",
-            *(value for row in chunk for value in (*row, now)),
-        )
-        found += [(int(r["id"]), int(r["account_id"])) for r in rows]
-    return found
-
-
 async def _expire_accounts(
     account_ids: list[int], lot_ids: list[int], now: datetime
 ) -> ExpiryResult:
@@ -189,14 +155,15 @@ async def _expire_accounts(
     balances = await _balances_after_expiry(due, touched, now)
     await Lot.filter(id__in=[lot.id for lot in due]).update(remaining=0)
     by_account: dict[int, list[int]] = defaultdict(list)
-    for entry_id, account_id in sorted(await _insert_expiries(due, balances, now)):
+    expiries = [(lot.account_id, lot.id, -lot.remaining, balances[lot.account_id]) for lot in due]
+    for entry_id, account_id in sorted(await entries.write_expiries(expiries, now)):
         by_account[account_id].append(entry_id)
     await OutboxMessage.bulk_create(
         [
-            OutboxMessage(
-                kind=events.CREDITS_EXPIRED,
-                payload={"account_id": account_id, "entry_ids": ids},
-                created_at=now,
+            outbox.new_message(
+                OutboxKind.CREDITS_EXPIRED,
+                CreditsExpired(account_id=account_id, entry_ids=ids),
+                now,
             )
             for account_id, ids in sorted(by_account.items())
         ]
@@ -245,11 +212,8 @@ async def _remind_account(
     await ReminderSent.bulk_create(
         [ReminderSent(lot_id=i, threshold_days=threshold, created_at=now) for i in lot_ids]
     )
-    await OutboxMessage.create(
-        kind=events.CREDITS_EXPIRING,
-        payload={"account_id": account_id, "threshold_days": threshold, "lot_ids": lot_ids},
-        created_at=now,
-    )
+    payload = CreditsExpiring(account_id=account_id, threshold_days=threshold, lot_ids=lot_ids)
+    await outbox.new_message(OutboxKind.CREDITS_EXPIRING, payload, now).save()
 
 
 async def send_expiry_reminders(*, now: datetime | None = None) -> ReminderResult:

@@ -18,7 +18,7 @@ from ledger import clock
 from ledger.db import atomic
 from ledger.errors import IdempotencyConflict, LedgerError
 from ledger.text import clean_text
-from models import IdempotencyRecord
+from models import IdempotencyRecord, limits
 
 Response = dict[str, Any]
 
@@ -28,7 +28,7 @@ def request_hash(payload: dict[str, Any]) -> str:
 
 
 def validate_key(key: str) -> str:
-    return clean_text(key, "idempotencyKey", min_length=1, max_length=255)
+    return clean_text(key, "idempotencyKey", min_length=1, max_length=limits.IDEMPOTENCY_KEY)
 
 
 def _replay(record: IdempotencyRecord, digest: str) -> Response:

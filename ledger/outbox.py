@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from datetime import datetime
 
-from ledger import clock
+from ledger import clock, events
 from models import OutboxMessage
 
+# The payload of each kind (ledger.events).
+PAYLOADS: dict[events.OutboxKind, type[events.Payload]] = {
+    events.OutboxKind.PURCHASE_PAID: events.PurchasePaid,
+    events.OutboxKind.OWNER_ADDED: events.OwnerAdded,
+    events.OutboxKind.CODE_ROTATED: events.CodeRotated,
+    events.OutboxKind.REDEMPTION_REQUESTED: events.RedemptionChanged,
+    events.OutboxKind.REDEMPTION_APPROVED: events.RedemptionChanged,
+    events.OutboxKind.REDEMPTION_DENIED: events.RedemptionChanged,
+    events.OutboxKind.REDEMPTION_CANCELLED: events.RedemptionChanged,
+    events.OutboxKind.REDEMPTION_REVERSED: events.RedemptionReversed,
+    events.OutboxKind.QUOTE_REQUESTED: events.QuoteRequested,
+    events.OutboxKind.LOT_EXTENDED: events.LotExtended,
+    events.OutboxKind.CREDITS_EXPIRING: events.CreditsExpiring,
+    events.OutboxKind.CREDITS_EXPIRED: events.CreditsExpired,
+}
 
-async def enqueue(kind: str, **payload: Any) -> OutboxMessage:
-    return await OutboxMessage.create(kind=kind, payload=payload, created_at=clock.now())
+
+def new_message(kind: str, payload: Mapping[str, object], now: datetime) -> OutboxMessage:
+    """An unsaved outbox row. A payload whose keys are not its kind's TypedDict's (see
+    ledger.events) is a bug: RuntimeError, rather than a message the mailer cannot read."""
+    expected = set(PAYLOADS[events.OutboxKind(kind)].__annotations__)
+    if set(payload) != expected:
+        raise RuntimeError(f"a {kind} message takes {sorted(expected)}, not {sorted(payload)}")
+    return OutboxMessage(kind=kind, payload=dict(payload), created_at=now)
+
+
+async def enqueue(kind: str, **payload: object) -> OutboxMessage:
+    """Queue a notification of `kind`, in the caller's transaction."""
+    message = new_message(kind, payload, clock.now())
+    await message.save()
+    return message
 
 
 async def list_undelivered(*, limit: int) -> str:

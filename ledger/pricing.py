@@ -6,6 +6,7 @@ All amounts are integer cents; 1 credit lists at 100 cents.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from ledger.errors import InvalidInput, InvalidPromoCode
 from models import MAX_CREDITS_PER_PURCHASE
@@ -46,6 +47,33 @@ class Quote:
     amount_cents: int
     promo_code: str | None
     suggestion: Suggestion | None
+
+
+class Price(Protocol):
+    """What a purchase or a quote request records of its price: a Quote, or a quote
+    request's row when its invoice is paid."""
+
+    @property
+    def credits(self) -> int: ...
+    @property
+    def unit_price_cents(self) -> int: ...
+    @property
+    def discount_percent(self) -> int: ...
+    @property
+    def amount_cents(self) -> int: ...
+    @property
+    def promo_code(self) -> str | None: ...
+
+
+def price_fields(price: Price) -> dict[str, Any]:
+    """The price columns, as Purchase and QuoteRequest name them."""
+    return {
+        "credits": price.credits,
+        "unit_price_cents": price.unit_price_cents,
+        "discount_percent": price.discount_percent,
+        "amount_cents": price.amount_cents,
+        "promo_code": price.promo_code,
+    }
 
 
 def _tier_for(credits: int) -> Tier:

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any
 from tortoise import fields
 from tortoise.models import Model
 
+from models import limits
 from models.enums import ApprovalMode
 
 if TYPE_CHECKING:
@@ -20,12 +21,12 @@ class Account(Model):
     """
 
     id = fields.IntField(primary_key=True)
-    name = fields.CharField(max_length=200)
-    approval_mode = fields.CharEnumField(ApprovalMode, max_length=16)
+    name = fields.CharField(max_length=limits.ACCOUNT_NAME)
+    approval_mode = fields.CharEnumField(ApprovalMode, max_length=limits.ENUM_NAME)
     auto_approve_limit = fields.IntField(null=True)
-    code_hash = fields.CharField(max_length=64, unique=True)
+    code_hash = fields.CharField(max_length=limits.DIGEST, unique=True)
     code_ciphertext = fields.TextField()
-    saved_payment_method = fields.CharField(max_length=255, null=True)
+    saved_payment_method = fields.CharField(max_length=limits.PAYMENT_REFERENCE, null=True)
     created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "credits.User", related_name="created_accounts", null=True, on_delete=fields.SET_NULL
     )
@@ -70,7 +71,7 @@ class AuditEvent(Model):
         "credits.User", related_name="audit_events", null=True, on_delete=fields.SET_NULL
     )
     actor_id: int | None
-    action = fields.CharField(max_length=64)
+    action = fields.CharField(max_length=limits.KIND_NAME)
     details: Any = fields.JSONField(default=dict)
     reason = fields.TextField(null=True)
     created_at = fields.DatetimeField()

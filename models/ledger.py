@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any
 from tortoise import fields
 from tortoise.models import Model
 
+from models import limits
 from models.enums import EntryKind, PaymentMethod, PurchaseStatus, QuoteStatus
 
 # Also a CHECK constraint (migration 0002): keep the two equal.
@@ -35,10 +36,10 @@ class Purchase(Model):
     unit_price_cents = fields.IntField()
     discount_percent = fields.IntField()
     amount_cents = fields.BigIntField()
-    promo_code = fields.CharField(max_length=64, null=True)
-    method = fields.CharEnumField(PaymentMethod, max_length=16)
-    status = fields.CharEnumField(PurchaseStatus, max_length=16)
-    payment_reference = fields.CharField(max_length=255, null=True)
+    promo_code = fields.CharField(max_length=limits.PROMO_CODE, null=True)
+    method = fields.CharEnumField(PaymentMethod, max_length=limits.ENUM_NAME)
+    status = fields.CharEnumField(PurchaseStatus, max_length=limits.ENUM_NAME)
+    payment_reference = fields.CharField(max_length=limits.PAYMENT_REFERENCE, null=True)
     failure_reason = fields.TextField(null=True)
     created_at = fields.DatetimeField()
     paid_at = fields.DatetimeField(null=True)
@@ -92,7 +93,7 @@ class LedgerEntry(Model):
         "credits.Lot", related_name="entries", null=True, on_delete=fields.RESTRICT
     )
     lot_id: int | None
-    kind = fields.CharEnumField(EntryKind, max_length=16)
+    kind = fields.CharEnumField(EntryKind, max_length=limits.ENUM_NAME)
     credits = fields.IntField()
     balance_after = fields.IntField()
     actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
@@ -100,7 +101,7 @@ class LedgerEntry(Model):
     )
     actor_id: int | None
     reason = fields.TextField(null=True)
-    reference = fields.CharField(max_length=255, null=True)
+    reference = fields.CharField(max_length=limits.PAYMENT_REFERENCE, null=True)
     purchase: fields.ForeignKeyNullableRelation[Purchase] = fields.ForeignKeyField(
         "credits.Purchase", related_name="entries", null=True, on_delete=fields.RESTRICT
     )
@@ -133,10 +134,10 @@ class QuoteRequest(Model):
     unit_price_cents = fields.IntField()
     discount_percent = fields.IntField()
     amount_cents = fields.BigIntField()
-    promo_code = fields.CharField(max_length=64, null=True)
+    promo_code = fields.CharField(max_length=limits.PROMO_CODE, null=True)
     message = fields.TextField(default="")
-    status = fields.CharEnumField(QuoteStatus, max_length=16)
-    invoice_number = fields.CharField(max_length=100, null=True)
+    status = fields.CharEnumField(QuoteStatus, max_length=limits.ENUM_NAME)
+    invoice_number = fields.CharField(max_length=limits.INVOICE_NUMBER, null=True)
     purchase: fields.OneToOneNullableRelation[Purchase] = fields.OneToOneField(
         "credits.Purchase", related_name="quote_request", null=True, on_delete=fields.RESTRICT
     )
@@ -161,9 +162,9 @@ class IdempotencyRecord(Model):
         "credits.User", related_name="idempotency_records", on_delete=fields.CASCADE
     )
     user_id: int
-    operation = fields.CharField(max_length=64)
-    key = fields.CharField(max_length=255)
-    request_hash = fields.CharField(max_length=64)
+    operation = fields.CharField(max_length=limits.KIND_NAME)
+    key = fields.CharField(max_length=limits.IDEMPOTENCY_KEY)
+    request_hash = fields.CharField(max_length=limits.DIGEST)
     response: Any = fields.JSONField()
     created_at = fields.DatetimeField()
 

@@ -5,6 +5,8 @@ from typing import TYPE_CHECKING, Any
 from tortoise import fields
 from tortoise.models import Model
 
+from models import limits
+
 if TYPE_CHECKING:
     from models.ledger import Lot
 
@@ -17,7 +19,7 @@ class OutboxMessage(Model):
     """
 
     id = fields.IntField(primary_key=True)
-    kind = fields.CharField(max_length=64)
+    kind = fields.CharField(max_length=limits.KIND_NAME)
     payload: Any = fields.JSONField()
     created_at = fields.DatetimeField()
     dispatched_at = fields.DatetimeField(null=True)
@@ -42,7 +44,7 @@ class EmailDelivery(Model):
         "credits.OutboxMessage", related_name="deliveries", on_delete=fields.CASCADE
     )
     message_id: int
-    recipient = fields.CharField(max_length=320)
+    recipient = fields.CharField(max_length=limits.EMAIL)
     sent_at = fields.DatetimeField()
 
     class Meta:
@@ -73,8 +75,8 @@ class JobLease(Model):
     deliver one message at once.
     """
 
-    name = fields.CharField(max_length=64, primary_key=True)
-    holder = fields.CharField(max_length=128)
+    name = fields.CharField(max_length=limits.KIND_NAME, primary_key=True)
+    holder = fields.CharField(max_length=limits.LEASE_HOLDER)
     expires_at = fields.DatetimeField()
 
     class Meta:

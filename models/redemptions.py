@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 from tortoise import fields
 from tortoise.models import Model
 
+from models import limits
 from models.enums import RedemptionStatus
 
 if TYPE_CHECKING:
@@ -20,8 +21,8 @@ class Course(Model):
     """
 
     id = fields.IntField(primary_key=True)
-    sku = fields.CharField(max_length=64, unique=True)
-    title = fields.CharField(max_length=300)
+    sku = fields.CharField(max_length=limits.COURSE_SKU, unique=True)
+    title = fields.CharField(max_length=limits.COURSE_TITLE)
     price_credits = fields.IntField()
     active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField()
@@ -52,7 +53,7 @@ class Redemption(Model):
     )
     course_id: int
     credits = fields.IntField()
-    status = fields.CharEnumField(RedemptionStatus, max_length=16)
+    status = fields.CharEnumField(RedemptionStatus, max_length=limits.ENUM_NAME)
     requested_at = fields.DatetimeField()
     decided_at = fields.DatetimeField(null=True)
     decided_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(

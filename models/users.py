@@ -1,6 +1,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from models import limits
+
 
 class User(Model):
     """A person, identified by the identity provider's `sub`.
@@ -13,10 +15,10 @@ class User(Model):
     """
 
     id = fields.IntField(primary_key=True)
-    sub = fields.CharField(max_length=255, null=True, unique=True)
-    email = fields.CharField(max_length=320, db_index=True)
+    sub = fields.CharField(max_length=limits.USER_SUB, null=True, unique=True)
+    email = fields.CharField(max_length=limits.EMAIL, db_index=True)
     email_verified = fields.BooleanField(default=False, db_default=False)
-    name = fields.CharField(max_length=200, default="")
+    name = fields.CharField(max_length=limits.USER_NAME, default="")
     created_at = fields.DatetimeField()
 
     class Meta:

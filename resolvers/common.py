@@ -11,7 +11,8 @@ from graphql import GraphQLError
 from graph.context import Info
 from graph.types import UserError
 from ledger.actors import Actor
-from ledger.errors import ErrorCode, InvalidInput, LedgerError
+from ledger.errors import ErrorCode, LedgerError
+from ledger.ids import require_id
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -41,15 +42,10 @@ def query_error(exc: LedgerError) -> GraphQLError:
 
 
 def parse_id(value: strawberry.ID | str | None, field: str) -> int | None:
+    """An optional id argument: None when not given, else `require_id`'s answer."""
     if value is None or value is strawberry.UNSET:
         return None
-    try:
-        parsed = int(str(value))
-    except ValueError as exc:
-        raise InvalidInput(f"{field} is not a valid id", field=[field]) from exc
-    if parsed <= 0 or parsed > 2**31 - 1:
-        raise InvalidInput(f"{field} is not a valid id", field=[field])
-    return parsed
+    return require_id(value, field)
 
 
 async def run_query(info: Info, call: Callable[[Actor], Awaitable[T]]) -> T:

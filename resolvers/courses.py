@@ -8,7 +8,8 @@ from graph.inputs import CourseInput, CourseRefInput
 from graph.payloads import CoursePayload
 from graph.types import Course
 from ledger import courses
-from resolvers.common import parse_id, run_mutation, run_query
+from ledger.ids import require_id
+from resolvers.common import run_mutation, run_query
 
 
 async def list_courses(
@@ -48,7 +49,7 @@ async def deactivate_course(info: Info, input: CourseRefInput) -> CoursePayload:
     row, errors = await run_mutation(
         info,
         lambda actor: courses.set_course_active(
-            actor=actor, course_id=parse_id(input.id, "id") or 0, active=False
+            actor=actor, course_id=require_id(input.id, "id"), active=False
         ),
         Course.from_model,
     )

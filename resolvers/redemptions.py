@@ -17,14 +17,8 @@ from graph.payloads import RedemptionPayload, RedemptionsPayload
 from graph.types import Redemption
 from ledger import redemptions
 from ledger.errors import InvalidInput
+from ledger.ids import require_id
 from resolvers.common import actor_of, parse_id, run_mutation, run_query, user_errors
-
-
-def _required_id(value: strawberry.ID, field: str) -> int:
-    parsed = parse_id(value, field)
-    if parsed is None:
-        raise InvalidInput(f"{field} is required", field=[field])
-    return parsed
 
 
 async def redeem_credits(info: Info, input: RedeemCreditsInput) -> RedemptionPayload:
@@ -33,7 +27,7 @@ async def redeem_credits(info: Info, input: RedeemCreditsInput) -> RedemptionPay
         lambda actor: redemptions.redeem_credits(
             actor=actor,
             code=input.code,
-            course_id=_required_id(input.course_id, "courseId"),
+            course_id=require_id(input.course_id, "courseId"),
             idempotency_key=input.idempotency_key,
             client_address=info.context.client_address,
         ),
@@ -47,7 +41,7 @@ async def _decide(
 ) -> RedemptionsPayload:
     actor = await actor_of(info)
     try:
-        parsed = [_required_id(value, "ids") for value in ids]
+        parsed = [require_id(value, "ids") for value in ids]
         decisions = await redemptions.decide_redemptions(
             actor=actor, ids=parsed, approve=approve, reason=reason
         )
@@ -72,7 +66,7 @@ async def cancel_redemption(info: Info, input: RedemptionIdInput) -> RedemptionP
     row, errors = await run_mutation(
         info,
         lambda actor: redemptions.cancel_redemption(
-            actor=actor, redemption_id=_required_id(input.id, "id")
+            actor=actor, redemption_id=require_id(input.id, "id")
         ),
         Redemption.from_model,
     )
