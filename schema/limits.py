@@ -31,7 +31,6 @@ from graphql import (
     ValidationRule,
 )
 
-
 INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import fnmatch
 import functools
 import glob
 import json

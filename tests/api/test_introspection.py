@@ -7,6 +7,7 @@ client, sends its own when it fetches the schema.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 from gql import Client
@@ -22,7 +23,7 @@ GRAPHQL_JS = (
 ).read_text()
 
 
-async def _post(base: str, query: str) -> dict:
+async def _post(base: str, query: str) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         response = await http.post("/graphql", json={"query": query})
     assert response.status_code == 200, response.text
