@@ -157,16 +157,21 @@ def _joined(row: Model, relation: str, model: type[R]) -> R | None:
     return found if isinstance(found, model) else None
 
 
+def _kept(row: R | None, model: type[R], row_id: int) -> R:
+    """A row that a RESTRICT foreign key keeps: its absence is a bug (answered INTERNAL)."""
+    if row is None:
+        raise RuntimeError(f"{model.__name__} {row_id} is gone though a foreign key keeps it")
+    return row
+
+
 async def _load_course(info: Info, course_id: int) -> Course:
     course = await info.context.loaders.courses_by_id.load(course_id)
-    assert course is not None
-    return Course.from_model(course)
+    return Course.from_model(_kept(course, models.Course, course_id))
 
 
 async def _load_user(info: Info, user_id: int) -> User:
     user = await info.context.loaders.users_by_id.load(user_id)
-    assert user is not None
-    return User.from_model(user)
+    return User.from_model(_kept(user, models.User, user_id))
 
 
 async def _user(info: Info, user_id: int | None) -> User | None:
@@ -227,9 +232,8 @@ class Draw:
 
     @strawberry.field
     async def lot(self, info: Info) -> Lot:
-        lot = await _lot(info, self.row.lot_id)
-        assert lot is not None
-        return lot
+        lot = await info.context.loaders.lots_by_id.load(self.row.lot_id)
+        return Lot.from_model(_kept(lot, models.Lot, self.row.lot_id))
 
 
 @strawberry.type
@@ -432,9 +436,7 @@ class LearnerUsage:
 
     @strawberry.field
     async def learner(self, info: Info) -> User:
-        user = await info.context.loaders.users_by_id.load(self.learner_id)
-        assert user is not None
-        return User.from_model(user)
+        return await _load_user(info, self.learner_id)
 
 
 @strawberry.type
@@ -445,9 +447,7 @@ class CourseUsage:
 
     @strawberry.field
     async def course(self, info: Info) -> Course:
-        course = await info.context.loaders.courses_by_id.load(self.course_id)
-        assert course is not None
-        return Course.from_model(course)
+        return await _load_course(info, self.course_id)
 
 
 @strawberry.type

@@ -6,21 +6,22 @@ import re
 
 from tortoise.exceptions import IntegrityError
 
-from ledger import access, audit, clock, codes, events, outbox
+from ledger import access, audit, clock, codes, outbox
 from ledger.actors import Actor
+from ledger.audit import AuditAction
 from ledger.db import atomic, lock_account
 from ledger.errors import AlreadyOwnsAccount, InvalidInput, LastOwner, NotFound
-from ledger.text import MAX_EMAIL, clean_email, clean_text
+from ledger.events import OutboxKind
+from ledger.text import clean_email, clean_text
 from ledger.users import find_or_invite, normalise_email
-from models import Account, ApprovalMode, Ownership, User
+from models import Account, ApprovalMode, Ownership, User, limits
 
-MAX_NAME = 200
 EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 _UNSET = object()
 
 
 def _clean_name(name: str) -> str:
-    return clean_text(name, "name", min_length=1, max_length=MAX_NAME)
+    return clean_text(name, "name", min_length=1, max_length=limits.ACCOUNT_NAME)
 
 
 def _check_limit(limit: int | None) -> None:
@@ -56,7 +57,7 @@ async def create_account(
         await audit.record(
             account_id=account.id,
             actor=actor,
-            action="account.created",
+            action=AuditAction.ACCOUNT_CREATED,
             name=chosen,
             approval_mode=approval_mode.value,
         )
@@ -86,7 +87,6 @@ async def update_account(
 
     async def update() -> Account:
         locked = await lock_account(account.id)
-        assert locked is not None
         changes: dict[str, object] = {}
         if new_name is not None and new_name != locked.name:
             changes["name"] = [locked.name, new_name]
@@ -100,7 +100,10 @@ async def update_account(
         if changes:
             await locked.save()
             await audit.record(
-                account_id=locked.id, actor=actor, action="account.updated", changes=changes
+                account_id=locked.id,
+                actor=actor,
+                action=AuditAction.ACCOUNT_UPDATED,
+                changes=changes,
             )
         return locked
 
@@ -123,7 +126,6 @@ async def add_owner(*, actor: Actor, account_id: int | None, email: str) -> Acco
 
     async def add() -> Account:
         locked = await lock_account(account.id)
-        assert locked is not None
         if await Ownership.exists(account_id=locked.id, user__email=email):
             return locked
         user = await find_or_invite(email)
@@ -137,9 +139,11 @@ async def add_owner(*, actor: Actor, account_id: int | None, email: str) -> Acco
         await Ownership.create(
             account=locked, user=user, added_by_id=actor.user_id, created_at=clock.now()
         )
-        await audit.record(account_id=locked.id, actor=actor, action="owner.added", email=email)
+        await audit.record(
+            account_id=locked.id, actor=actor, action=AuditAction.OWNER_ADDED, email=email
+        )
         await outbox.enqueue(
-            events.OWNER_ADDED, account_id=locked.id, user_id=user.id, added_by_id=actor.user_id
+            OutboxKind.OWNER_ADDED, account_id=locked.id, user_id=user.id, added_by_id=actor.user_id
         )
         return locked
 
@@ -163,12 +167,11 @@ async def remove_owner(*, actor: Actor, account_id: int | None, email: str) -> A
     The account row is locked before counting, so two owners removing each other at
     once cannot leave the account without owners.
     """
-    email = normalise_email(clean_text(email, "email", max_length=MAX_EMAIL))
+    email = normalise_email(clean_text(email, "email", max_length=limits.EMAIL))
     account = await access.account_for(actor, account_id)
 
     async def remove() -> Account:
         locked = await lock_account(account.id)
-        assert locked is not None
         ownerships = await Ownership.filter(account_id=locked.id).select_related("user")
         target = next((o for o in ownerships if o.user.email == email), None)
         if target is None:
@@ -176,7 +179,9 @@ async def remove_owner(*, actor: Actor, account_id: int | None, email: str) -> A
         if len(ownerships) == 1:
             raise LastOwner("the last owner of an account cannot be removed", field=["email"])
         await target.delete()
-        await audit.record(account_id=locked.id, actor=actor, action="owner.removed", email=email)
+        await audit.record(
+            account_id=locked.id, actor=actor, action=AuditAction.OWNER_REMOVED, email=email
+        )
         return locked
 
     return await atomic(remove)
@@ -188,11 +193,10 @@ async def rotate_code(*, actor: Actor, account_id: int | None) -> Account:
 
     async def rotate() -> Account:
         locked = await lock_account(account.id)
-        assert locked is not None
         _, locked.code_hash, locked.code_ciphertext = codes.new_code()
         await locked.save(update_fields=["code_hash", "code_ciphertext"])
-        await audit.record(account_id=locked.id, actor=actor, action="code.rotated")
-        await outbox.enqueue(events.CODE_ROTATED, account_id=locked.id, actor_id=actor.user_id)
+        await audit.record(account_id=locked.id, actor=actor, action=AuditAction.CODE_ROTATED)
+        await outbox.enqueue(OutboxKind.CODE_ROTATED, account_id=locked.id, actor_id=actor.user_id)
         return locked
 
     return await atomic(rotate)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from ledger import access, clock
@@ -10,11 +11,30 @@ from ledger.pages import Page, newest_first
 from models import AuditEvent
 
 
+class AuditAction(StrEnum):
+    """What an audit event records, stored as its value (clients read `action`)."""
+
+    ACCOUNT_CREATED = "account.created"
+    ACCOUNT_UPDATED = "account.updated"
+    OWNER_ADDED = "owner.added"
+    OWNER_REMOVED = "owner.removed"
+    OWNER_INVITATION_ACCEPTED = "owner.invitation_accepted"
+    CODE_ROTATED = "code.rotated"
+    QUOTE_REQUESTED = "quote.requested"
+    QUOTE_FULFILLED = "quote.fulfilled"
+    QUOTE_CANCELLED = "quote.cancelled"
+    LOT_EXTENDED = "lot.extended"
+    REDEMPTION_REVERSED = "redemption.reversed"
+    CREDITS_ADJUSTED = "credits.adjusted"
+    COURSE_UPSERTED = "course.upserted"
+    COURSE_ACTIVE_SET = "course.active_set"
+
+
 async def record(
     *,
     account_id: int | None,
     actor: Actor | None,
-    action: str,
+    action: AuditAction,
     reason: str | None = None,
     **details: Any,
 ) -> AuditEvent:

@@ -6,13 +6,14 @@ import re
 
 from ledger import access, audit, clock
 from ledger.actors import Actor
+from ledger.audit import AuditAction
 from ledger.db import atomic
 from ledger.errors import InvalidInput, NotFound
 from ledger.pages import Page, newest_first
 from ledger.text import clean_text
-from models import MAX_CREDITS_PER_PURCHASE, Course
+from models import MAX_CREDITS_PER_PURCHASE, Course, limits
 
-SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+SKU_RE = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{limits.COURSE_SKU - 1}}}$")
 
 
 async def upsert_course(
@@ -21,8 +22,10 @@ async def upsert_course(
     access.require_support(actor)
     sku = sku.strip()
     if not SKU_RE.match(sku):
-        raise InvalidInput("sku: letters, digits, '.', '_' or '-', up to 64", field=["sku"])
-    title = clean_text(title, "title", min_length=1, max_length=300)
+        raise InvalidInput(
+            f"sku: letters, digits, '.', '_' or '-', up to {limits.COURSE_SKU}", field=["sku"]
+        )
+    title = clean_text(title, "title", min_length=1, max_length=limits.COURSE_TITLE)
     if not 1 <= price_credits <= MAX_CREDITS_PER_PURCHASE:
         raise InvalidInput("priceCredits must be a positive number", field=["priceCredits"])
 
@@ -46,7 +49,7 @@ async def upsert_course(
         await audit.record(
             account_id=None,
             actor=actor,
-            action="course.upserted",
+            action=AuditAction.COURSE_UPSERTED,
             sku=sku,
             title=title,
             price_credits=price_credits,
@@ -65,7 +68,11 @@ async def set_course_active(*, actor: Actor, course_id: int, active: bool) -> Co
     course.active, course.updated_at = active, clock.now()
     await course.save(update_fields=["active", "updated_at"])
     await audit.record(
-        account_id=None, actor=actor, action="course.active_set", sku=course.sku, active=active
+        account_id=None,
+        actor=actor,
+        action=AuditAction.COURSE_ACTIVE_SET,
+        sku=course.sku,
+        active=active,
     )
     return course
 

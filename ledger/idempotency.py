@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -63,25 +64,20 @@ async def run_once(
 ) -> Response:
     """Run `effect` once per (user, operation, key); a replayable LedgerError is stored too.
 
-    `effect` runs inside the transaction and returns a JSON-able answer. Replays of a
-    stored business error come back as `{"error": {...}, ...}`. `looked_up`: the caller
-    has just asked `stored_answer` and found nothing (a record written since then still
-    wins, through the unique index).
+    `effect` runs inside the transaction and returns a JSON-able answer; a stored business
+    error replays as `{"error": {...}, ...}`. `looked_up`: the caller has just asked
+    `stored_answer` and found nothing (a record written since still wins: a unique index).
     """
-    digest = request_hash(payload)
-    if not looked_up:
-        existing = await IdempotencyRecord.get_or_none(
-            user_id=user_id, operation=operation, key=key
-        )
-        if existing is not None:
-            return _replay(existing, digest)
+    lookup = partial(stored_answer, user_id=user_id, operation=operation, key=key, payload=payload)
+    if not looked_up and (stored := await lookup()) is not None:
+        return stored
 
     async def claim_and_run() -> Response:
         record = await IdempotencyRecord.create(
             user_id=user_id,
             operation=operation,
             key=key,
-            request_hash=digest,
+            request_hash=request_hash(payload),
             response={},
             created_at=clock.now(),
         )
@@ -93,12 +89,10 @@ async def run_once(
     try:
         return await atomic(claim_and_run)
     except IntegrityError:
-        existing = await IdempotencyRecord.get_or_none(
-            user_id=user_id, operation=operation, key=key
-        )
-        if existing is None:
+        # A concurrent duplicate claimed the key first: answer as it did.
+        if (stored := await lookup()) is None:
             raise
-        return _replay(existing, digest)
+        return stored
 
 
 def raise_stored_error(response: Response) -> None:

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from ledger import access, audit, clock, events, outbox, pricing
+from ledger import access, audit, clock, outbox, pricing
 from ledger.actors import Actor
+from ledger.audit import AuditAction
 from ledger.db import atomic, lock_account
 from ledger.errors import NotFound, NotPending
+from ledger.events import OutboxKind
 from ledger.pages import Page, newest_first
-from ledger.purchases import mark_paid
-from ledger.text import clean_text
+from ledger.purchases import mark_paid, open_purchase
+from ledger.text import clean_reason, clean_text
 from models import (
     PaymentMethod,
-    Purchase,
-    PurchaseStatus,
     QuoteRequest,
     QuoteStatus,
+    limits,
 )
-
-MAX_MESSAGE = 2000
 
 
 async def request_quote(
@@ -29,18 +28,14 @@ async def request_quote(
     promo_code: str | None = None,
 ) -> QuoteRequest:
     quote = pricing.quote(credits, promo_code)
-    message = clean_text(message, "message", max_length=MAX_MESSAGE, multiline=True)
+    message = clean_text(message, "message", max_length=limits.QUOTE_MESSAGE, multiline=True)
     account = await access.account_for(actor, account_id)
 
     async def create() -> QuoteRequest:
         row = await QuoteRequest.create(
             account=account,
             requested_by_id=actor.user_id,
-            credits=credits,
-            unit_price_cents=quote.unit_price_cents,
-            discount_percent=quote.discount_percent,
-            amount_cents=quote.amount_cents,
-            promo_code=quote.promo_code,
+            **pricing.price_fields(quote),
             message=message,
             status=QuoteStatus.OPEN,
             created_at=clock.now(),
@@ -48,12 +43,12 @@ async def request_quote(
         await audit.record(
             account_id=account.id,
             actor=actor,
-            action="quote.requested",
+            action=AuditAction.QUOTE_REQUESTED,
             quote_id=row.id,
             credits=credits,
             amount_cents=quote.amount_cents,
         )
-        await outbox.enqueue(events.QUOTE_REQUESTED, quote_id=row.id)
+        await outbox.enqueue(OutboxKind.QUOTE_REQUESTED, quote_id=row.id)
         return row
 
     return await atomic(create)
@@ -73,23 +68,19 @@ async def _open_quote(quote_id: int) -> QuoteRequest:
 async def fulfil_quote(*, actor: Actor, quote_id: int, invoice_number: str) -> QuoteRequest:
     """The invoice is paid: the purchase, its lot and the confirmation, once only."""
     access.require_support(actor)
-    invoice_number = clean_text(invoice_number, "invoiceNumber", min_length=1, max_length=100)
+    invoice_number = clean_text(
+        invoice_number, "invoiceNumber", min_length=1, max_length=limits.INVOICE_NUMBER
+    )
     row = await access.quote_for(actor, quote_id)
 
     async def fulfil() -> QuoteRequest:
         await lock_account(row.account_id)
         quote = await _open_quote(quote_id)
-        purchase = await Purchase.create(
+        purchase = await open_purchase(
             account_id=quote.account_id,
             buyer_id=quote.requested_by_id,
-            credits=quote.credits,
-            unit_price_cents=quote.unit_price_cents,
-            discount_percent=quote.discount_percent,
-            amount_cents=quote.amount_cents,
-            promo_code=quote.promo_code,
+            price=quote,
             method=PaymentMethod.INVOICE,
-            status=PurchaseStatus.PENDING,
-            created_at=clock.now(),
         )
         await mark_paid(purchase, actor_id=actor.user_id, reference=invoice_number)
         quote.status, quote.invoice_number = QuoteStatus.FULFILLED, invoice_number
@@ -98,7 +89,7 @@ async def fulfil_quote(*, actor: Actor, quote_id: int, invoice_number: str) -> Q
         await audit.record(
             account_id=quote.account_id,
             actor=actor,
-            action="quote.fulfilled",
+            action=AuditAction.QUOTE_FULFILLED,
             quote_id=quote.id,
             invoice_number=invoice_number,
         )
@@ -109,7 +100,7 @@ async def fulfil_quote(*, actor: Actor, quote_id: int, invoice_number: str) -> Q
 
 async def cancel_quote(*, actor: Actor, quote_id: int, reason: str) -> QuoteRequest:
     row = await access.quote_for(actor, quote_id)
-    why = clean_text(reason, "reason", min_length=1, max_length=1000, multiline=True)
+    why = clean_reason(reason)
 
     async def cancel() -> QuoteRequest:
         await lock_account(row.account_id)
@@ -123,7 +114,7 @@ async def cancel_quote(*, actor: Actor, quote_id: int, reason: str) -> QuoteRequ
         await audit.record(
             account_id=quote.account_id,
             actor=actor,
-            action="quote.cancelled",
+            action=AuditAction.QUOTE_CANCELLED,
             reason=why,
             quote_id=quote.id,
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ledger import access, clock, codes, events, outbox, throttle
+from ledger import access, clock, codes, entries, outbox, throttle
 from ledger.actors import Actor
 from ledger.db import atomic, lock_account
 from ledger.draws import LotDraw, draw_from_lots
@@ -24,6 +24,7 @@ from ledger.errors import (
     NotFound,
     NotPending,
 )
+from ledger.events import OutboxKind
 from ledger.idempotency import (
     Response,
     raise_stored_error,
@@ -39,13 +40,13 @@ from models import (
     Course,
     Draw,
     EntryKind,
-    LedgerEntry,
     Redemption,
     RedemptionStatus,
+    limits,
 )
 
 MAX_BATCH = 100
-MAX_REASON = 1000
+REDEEM = "redeemCredits"  # the idempotency operation
 # Every list of redemptions shows the course and the learner: one join, not two lookups.
 LISTED_WITH = ("course", "learner")
 
@@ -61,16 +62,14 @@ async def record_draws(
     """A draw and a REDEMPTION entry for each lot the credits came from."""
     for draw in draws:
         await Draw.create(redemption=redemption, lot=draw.lot, credits=draw.credits)
-        await LedgerEntry.create(
-            account=account,
-            lot=draw.lot,
-            kind=EntryKind.REDEMPTION,
-            credits=-draw.credits,
-            balance_after=draw.balance_after,
-            actor_id=actor_id,
-            redemption=redemption,
-            created_at=now,
-        )
+    await entries.write_draws(
+        draws,
+        account_id=account.id,
+        kind=EntryKind.REDEMPTION,
+        actor_id=actor_id,
+        now=now,
+        redemption=redemption,
+    )
 
 
 async def draw_credits(
@@ -93,83 +92,103 @@ def _approves_at_once(account: Account, credits: int) -> bool:
 async def redeem_credits(
     *, actor: Actor, code: str, course_id: int, idempotency_key: str, client_address: str = ""
 ) -> Redemption:
-    """A learner pays for a course with an account's code.
-
-    Approved at once when the account approves automatically (or the price is within
-    its auto-approve limit) and the balance covers it, else INSUFFICIENT_CREDITS with
-    nothing recorded; otherwise PENDING for the owners to decide.
+    """A learner pays for a course with an account's code: approved at once when the
+    account approves automatically (or the price is within its auto-approve limit) and the
+    balance covers it, else INSUFFICIENT_CREDITS with nothing recorded; otherwise PENDING.
     """
     key = validate_key(idempotency_key)
-    normalised = codes.normalise_code(code)
-    code_hash = codes.hash_code(normalised) if normalised else ""
+    code_hash = codes.lookup_hash(code)
     payload = {"code_hash": code_hash, "course_id": course_id}
-    stored = await stored_answer(
-        user_id=actor.user_id, operation="redeemCredits", key=key, payload=payload
-    )
+    stored = await stored_answer(user_id=actor.user_id, operation=REDEEM, key=key, payload=payload)
     if stored is not None:
-        raise_stored_error(stored)
-        return await Redemption.get(id=stored["redemption_id"])
-    await throttle.take_code_attempt(user_id=actor.user_id)
-    account = await Account.get_or_none(code_hash=code_hash) if code_hash else None
-    if account is None:
-        await throttle.record_wrong_code(user_id=actor.user_id, address=client_address)
-        raise InvalidCode("that redemption code is not valid", field=["code"])
-    await throttle.return_code_attempt(user_id=actor.user_id)
-    course = await Course.get_or_none(id=course_id)
-    if course is None or not course.active:
-        raise CourseUnavailable("that course cannot be bought now", field=["courseId"])
-
+        return await _redemption_in(stored)
+    account = await _account_of_code(code_hash, user_id=actor.user_id, address=client_address)
+    course = await _course_on_sale(course_id)
     created: list[Redemption] = []
 
     async def request() -> Response:
-        locked = await lock_account(account.id)
-        if locked is None or locked.code_hash != code_hash:
-            raise InvalidCode("that redemption code is not valid", field=["code"])
-        now = clock.now()
-        approve = _approves_at_once(locked, course.price_credits)
-        draws: list[LotDraw] = []
-        if approve:
-            # Take the credits first: it raises, changing nothing, when the balance does
-            # not cover the price; then the redemption is written approved at once.
-            try:
-                draws = await draw_from_lots(
-                    account_id=locked.id, credits=course.price_credits, now=now
-                )
-            except InsufficientCredits:
-                error = InsufficientCredits("the account does not have enough credits for this")
-                return {"error": error.to_dict()}
-        redemption = await Redemption.create(
-            account=locked,
-            learner_id=actor.user_id,
-            course=course,
-            credits=course.price_credits,
-            status=RedemptionStatus.APPROVED if approve else RedemptionStatus.PENDING,
-            requested_at=now,
-            decided_at=now if approve else None,
-        )
-        if approve:
-            await record_draws(
-                account=locked, redemption=redemption, draws=draws, actor_id=actor.user_id, now=now
+        try:
+            redemption = await _record_request(
+                account_id=account.id, code_hash=code_hash, course=course, learner=actor
             )
-        kind = events.REDEMPTION_APPROVED if approve else events.REDEMPTION_REQUESTED
-        await outbox.enqueue(kind, redemption_id=redemption.id)
+        except InsufficientCredits:
+            error = InsufficientCredits("the account does not have enough credits for this")
+            return {"error": error.to_dict()}
         created.append(redemption)
         return {"redemption_id": redemption.id}
 
     response = await run_once(
         user_id=actor.user_id,
-        operation="redeemCredits",
+        operation=REDEEM,
         key=key,
         payload=payload,
         effect=request,
         looked_up=True,
     )
-    raise_stored_error(response)
-    # The row this call wrote (the last attempt's, should a retry have run the effect
-    # again), or the first call's when a concurrent duplicate won the key.
-    if created and created[-1].id == response["redemption_id"]:
+    # This call's row (its last attempt's), or the first call's if a duplicate won the key.
+    if created and created[-1].id == response.get("redemption_id"):
         return created[-1]
+    return await _redemption_in(response)
+
+
+async def _redemption_in(response: Response) -> Redemption:
+    """The redemption an idempotent answer names; a stored business error is raised again."""
+    raise_stored_error(response)
     return await Redemption.get(id=response["redemption_id"])
+
+
+async def _account_of_code(code_hash: str, *, user_id: int, address: str) -> Account:
+    """The account whose code this is. Each try takes one of the user's attempts; a
+    right code gives it back, a wrong one is counted against the user and the address."""
+    await throttle.take_code_attempt(user_id=user_id)
+    account = await Account.get_or_none(code_hash=code_hash) if code_hash else None
+    if account is None:
+        await throttle.record_wrong_code(user_id=user_id, address=address)
+        raise InvalidCode("that redemption code is not valid", field=["code"])
+    await throttle.return_code_attempt(user_id=user_id)
+    return account
+
+
+async def _course_on_sale(course_id: int) -> Course:
+    course = await Course.get_or_none(id=course_id)
+    if course is None or not course.active:
+        raise CourseUnavailable("that course cannot be bought now", field=["courseId"])
+    return course
+
+
+async def _record_request(
+    *, account_id: int, code_hash: str, course: Course, learner: Actor
+) -> Redemption:
+    """Under the account lock: approve at once or leave pending, and record it.
+
+    Raises InsufficientCredits, having changed nothing, when an approval at once is not
+    covered: the credits are taken before the redemption is written.
+    """
+    account = await lock_account(account_id)
+    if account.code_hash != code_hash:  # rotated since it was looked up
+        raise InvalidCode("that redemption code is not valid", field=["code"])
+    now = clock.now()
+    approve = _approves_at_once(account, course.price_credits)
+    draws = (
+        await draw_from_lots(account_id=account.id, credits=course.price_credits, now=now)
+        if approve
+        else []
+    )
+    redemption = await Redemption.create(
+        account=account,
+        learner_id=learner.user_id,
+        course=course,
+        credits=course.price_credits,
+        status=RedemptionStatus.APPROVED if approve else RedemptionStatus.PENDING,
+        requested_at=now,
+        decided_at=now if approve else None,
+    )
+    await record_draws(
+        account=account, redemption=redemption, draws=draws, actor_id=learner.user_id, now=now
+    )
+    kind = OutboxKind.REDEMPTION_APPROVED if approve else OutboxKind.REDEMPTION_REQUESTED
+    await outbox.enqueue(kind, redemption_id=redemption.id)
+    return redemption
 
 
 @dataclass
@@ -183,7 +202,7 @@ def _check_batch(ids: list[int], reason: str | None) -> None:
     if not 1 <= len(ids) <= MAX_BATCH:
         raise InvalidInput(f"give 1 to {MAX_BATCH} redemption ids", field=["ids"])
     if reason is not None:
-        clean_text(reason, "reason", max_length=MAX_REASON, multiline=True)
+        clean_text(reason, "reason", max_length=limits.REASON, multiline=True)
 
 
 async def _decide_one(
@@ -191,7 +210,7 @@ async def _decide_one(
 ) -> Redemption:
     account = await lock_account(account_id)
     redemption = await Redemption.select_for_update().get_or_none(id=redemption_id)
-    if account is None or redemption is None:
+    if redemption is None:
         raise NotFound("no such redemption")
     if redemption.status is not RedemptionStatus.PENDING:
         raise NotPending(f"this redemption is already {redemption.status.value.lower()}")
@@ -202,7 +221,7 @@ async def _decide_one(
     redemption.decided_at, redemption.decided_by_id = now, actor.user_id
     redemption.reason = None if approve else reason  # type: ignore[assignment]
     await redemption.save(update_fields=["status", "decided_at", "decided_by_id", "reason"])
-    kind = events.REDEMPTION_APPROVED if approve else events.REDEMPTION_DENIED
+    kind = OutboxKind.REDEMPTION_APPROVED if approve else OutboxKind.REDEMPTION_DENIED
     await outbox.enqueue(kind, redemption_id=redemption.id)
     return redemption
 
@@ -258,7 +277,7 @@ async def cancel_redemption(*, actor: Actor, redemption_id: int) -> Redemption:
         redemption.status = RedemptionStatus.CANCELLED
         redemption.decided_at, redemption.decided_by_id = clock.now(), actor.user_id
         await redemption.save(update_fields=["status", "decided_at", "decided_by_id"])
-        await outbox.enqueue(events.REDEMPTION_CANCELLED, redemption_id=redemption.id)
+        await outbox.enqueue(OutboxKind.REDEMPTION_CANCELLED, redemption_id=redemption.id)
         return redemption
 
     return await atomic(cancel)

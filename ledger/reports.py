@@ -14,7 +14,7 @@ from ledger.actors import Actor
 from ledger.errors import InvalidInput
 from ledger.pages import check_date
 from ledger.sql import fetch, month_of
-from models import LedgerEntry, Redemption, RedemptionStatus
+from models import EntryKind, LedgerEntry, Redemption, RedemptionStatus
 
 MAX_MONTHS = 36
 TOP = 10
@@ -29,6 +29,26 @@ class MonthUsage:
     reversed: int = 0
     adjusted: int = 0
     balance: int = 0
+
+    def add(self, kind: EntryKind, credits: int) -> None:
+        """Count a month's sum of entries of `kind` (debits are negative)."""
+        match kind:
+            case EntryKind.PURCHASE:
+                self.purchased += credits
+            case EntryKind.REDEMPTION:
+                self.redeemed -= credits
+            case EntryKind.EXPIRY:
+                self.expired -= credits
+            case EntryKind.REVERSAL:
+                self.reversed += credits
+            case EntryKind.ADJUSTMENT:
+                self.adjusted += credits
+            case EntryKind.EXTENSION:
+                pass  # moves no credits
+
+    @property
+    def change(self) -> int:
+        return self.purchased - self.redeemed - self.expired + self.reversed + self.adjusted
 
 
 @dataclass(frozen=True)
@@ -91,10 +111,22 @@ async def usage_report(
     start, end = _period(start, end)
     since = datetime.combine(start, time.min, UTC)
     until = datetime.combine(end + timedelta(days=1), time.min, UTC)
-    report = UsageReport(start=start, end=end)
+    return UsageReport(
+        start=start,
+        end=end,
+        months=await _monthly_usage(account.id, _months(start, end), since, until),
+        top_learners=await _ranked(account.id, "learner_id", since, until),
+        top_courses=await _ranked(account.id, "course_id", since, until),
+        expiring_by_month=await _expiring_by_month(account.id),
+    )
 
+
+async def _monthly_usage(
+    account_id: int, months: list[str], since: datetime, until: datetime
+) -> list[MonthUsage]:
+    """Each month's credits in and out by kind of entry, and the balance at its end."""
     opening = (
-        await LedgerEntry.filter(account_id=account.id, created_at__lt=since)
+        await LedgerEntry.filter(account_id=account_id, created_at__lt=since)
         .annotate(total=Sum("credits"))
         .values("total")
     )
@@ -104,41 +136,28 @@ async def usage_report(
         f"SELECT {month} AS month, kind, SUM(credits) AS credits FROM ledger_entry"
         " WHERE account_id = %s AND created_at >= %s AND created_at < %s"
         f" GROUP BY {month}, kind",
-        account.id,
+        account_id,
         since,
         until,
     )
-    by_month = {m: MonthUsage(month=m) for m in _months(start, end)}
+    by_month = {m: MonthUsage(month=m) for m in months}
     for row in sums:
-        usage, credits = by_month.get(row["month"]), int(row["credits"])
-        if usage is None:
-            continue
-        kind = row["kind"]
-        if kind == "PURCHASE":
-            usage.purchased += credits
-        elif kind == "REDEMPTION":
-            usage.redeemed -= credits
-        elif kind == "EXPIRY":
-            usage.expired -= credits
-        elif kind == "REVERSAL":
-            usage.reversed += credits
-        elif kind == "ADJUSTMENT":
-            usage.adjusted += credits
+        if (usage := by_month.get(row["month"])) is not None:
+            usage.add(EntryKind(row["kind"]), int(row["credits"]))
     for usage in by_month.values():
-        balance += (
-            usage.purchased - usage.redeemed - usage.expired + usage.reversed + usage.adjusted
-        )
+        balance += usage.change
         usage.balance = balance
-    report.months = list(by_month.values())
-    report.top_learners = await _ranked(account.id, "learner_id", since, until)
-    report.top_courses = await _ranked(account.id, "course_id", since, until)
+    return list(by_month.values())
+
+
+async def _expiring_by_month(account_id: int) -> list[tuple[str, int]]:
+    """Credits still live, by the month their lot expires."""
     expiring = month_of("expires_at")
     rows = await fetch(
         f"SELECT {expiring} AS month, SUM(remaining) AS credits FROM lot"
         " WHERE account_id = %s AND remaining > 0 AND expires_at > %s"
         f" GROUP BY {expiring} ORDER BY {expiring}",
-        account.id,
+        account_id,
         clock.now(),
     )
-    report.expiring_by_month = [(r["month"], int(r["credits"])) for r in rows]
-    return report
+    return [(r["month"], int(r["credits"])) for r in rows]

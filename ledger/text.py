@@ -10,8 +10,8 @@ from __future__ import annotations
 import unicodedata
 
 from ledger.errors import InvalidInput
+from models import limits
 
-MAX_EMAIL = 320
 _ALLOWED_IN_PARAGRAPHS = {"\n", "\r", "\t"}
 # Control characters and lone surrogates (the halves of a pair that never met).
 _UNSTORABLE = {"Cc", "Cs"}
@@ -36,6 +36,11 @@ def clean_text(
     return value
 
 
+def clean_reason(value: str, field: str = "reason") -> str:
+    """Why someone acted: required, a paragraph at most `limits.REASON` long."""
+    return clean_text(value, field, min_length=1, max_length=limits.REASON, multiline=True)
+
+
 def _invisible(ch: str) -> bool:
     # C*: controls, format characters (zero-width, bidi overrides, BOM, soft hyphen),
     # surrogates, private use, unassigned. Z*: every kind of space and separator.
@@ -44,8 +49,8 @@ def _invisible(ch: str) -> bool:
 
 def clean_email(value: str, field: str) -> str:
     """An address, trimmed and lower-cased: one '@' with something on each side, at most
-    320 characters, and nothing invisible, so that two addresses that look alike are
-    alike (an owner reads the address they add)."""
+    `limits.EMAIL` characters, and nothing invisible, so that two addresses that look
+    alike are alike (an owner reads the address they add)."""
     email = value.strip().lower()
     if any(_invisible(ch) for ch in email):
         raise InvalidInput(
@@ -54,6 +59,6 @@ def clean_email(value: str, field: str) -> str:
     local, _, domain = email.rpartition("@")
     if not local or not domain or "@" in local:
         raise InvalidInput(f"{field} is not an email address", field=[field])
-    if len(email) > MAX_EMAIL:
-        raise InvalidInput(f"{field} must be at most {MAX_EMAIL} characters", field=[field])
+    if len(email) > limits.EMAIL:
+        raise InvalidInput(f"{field} must be at most {limits.EMAIL} characters", field=[field])
     return email

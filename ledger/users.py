@@ -13,6 +13,7 @@ from tortoise.exceptions import IntegrityError
 
 from ledger import audit, clock
 from ledger.actors import Actor
+from ledger.audit import AuditAction
 from ledger.db import atomic, lock_account
 from models import Ownership, User
 
@@ -104,7 +105,7 @@ async def _accept_invitation(user: User) -> None:
             await audit.record(
                 account_id=invitation.account_id,
                 actor=Actor(user=user),
-                action="owner.invitation_accepted",
+                action=AuditAction.OWNER_INVITATION_ACCEPTED,
                 email=user.email,
             )
 

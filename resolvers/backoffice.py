@@ -41,12 +41,9 @@ from graph.types import (
 )
 from ledger import audit, quotes, reports, support
 from ledger.exports import ExportRequest, sign_link
+from ledger.ids import require_id
 from resolvers.common import parse_id, run_mutation, run_query
 from settings import get_settings
-
-
-def _id(value: strawberry.ID, field: str) -> int:
-    return parse_id(value, field) or 0
 
 
 async def request_quote(info: Info, input: RequestQuoteInput) -> QuoteRequestPayload:
@@ -68,7 +65,7 @@ async def fulfil_quote(info: Info, input: FulfilQuoteInput) -> QuoteRequestPaylo
     row, errors = await run_mutation(
         info,
         lambda actor: quotes.fulfil_quote(
-            actor=actor, quote_id=_id(input.id, "id"), invoice_number=input.invoice_number
+            actor=actor, quote_id=require_id(input.id, "id"), invoice_number=input.invoice_number
         ),
         QuoteRequest.from_model,
     )
@@ -79,7 +76,7 @@ async def cancel_quote(info: Info, input: CancelQuoteInput) -> QuoteRequestPaylo
     row, errors = await run_mutation(
         info,
         lambda actor: quotes.cancel_quote(
-            actor=actor, quote_id=_id(input.id, "id"), reason=input.reason
+            actor=actor, quote_id=require_id(input.id, "id"), reason=input.reason
         ),
         QuoteRequest.from_model,
     )
@@ -91,7 +88,7 @@ async def extend_lot(info: Info, input: ExtendLotInput) -> LotPayload:
         info,
         lambda actor: support.extend_lot(
             actor=actor,
-            lot_id=_id(input.lot_id, "lotId"),
+            lot_id=require_id(input.lot_id, "lotId"),
             expires_at=input.expires_at,
             reason=input.reason,
         ),
@@ -104,7 +101,7 @@ async def reverse_redemption(info: Info, input: ReverseRedemptionInput) -> Redem
     row, errors = await run_mutation(
         info,
         lambda actor: support.reverse_redemption(
-            actor=actor, redemption_id=_id(input.id, "id"), reason=input.reason
+            actor=actor, redemption_id=require_id(input.id, "id"), reason=input.reason
         ),
         Redemption.from_model,
     )
@@ -116,7 +113,7 @@ async def adjust_credits(info: Info, input: AdjustCreditsInput) -> AccountPayloa
         info,
         lambda actor: support.adjust_credits(
             actor=actor,
-            account_id=_id(input.account_id, "accountId"),
+            account_id=require_id(input.account_id, "accountId"),
             credits=input.credits,
             reason=input.reason,
         ),
