@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable
 from datetime import date, datetime
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -25,6 +26,39 @@ from ledger import access, balances, clock
 from ledger.accounts import display_code
 
 
+class FromModel:
+    """A type built from a row (or any object with the same names): each field is the
+    row's attribute of that name, `id` as an ID, and a private `row` keeps the row."""
+
+    @classmethod
+    def from_model(cls, row: Any) -> Self:
+        return cls.copied_from(row)
+
+    @classmethod
+    def copied_from(cls, row: Any, **computed: Any) -> Self:
+        values = {name: _copied(row, name) for name in _init_fields(cls) if name not in computed}
+        return cls(**values, **computed)
+
+
+_INIT_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _init_fields(cls: type) -> tuple[str, ...]:
+    """The fields a type is built with (not its resolvers), found once per type."""
+    found = _INIT_FIELDS.get(cls)
+    if found is None:
+        found = _INIT_FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.init)
+    return found
+
+
+def _copied(row: Any, name: str) -> Any:
+    if name == "row":
+        return row
+    if name == "id":
+        return strawberry.ID(str(row.id))
+    return getattr(row, name)
+
+
 @strawberry.type
 class UserError:
     code: ErrorCode
@@ -33,52 +67,28 @@ class UserError:
 
 
 @strawberry.type
-class User:
+class User(FromModel):
     id: strawberry.ID
     email: str
     name: str
 
-    @classmethod
-    def from_model(cls, row: models.User) -> Self:
-        return cls(id=strawberry.ID(str(row.id)), email=row.email, name=row.name)
-
 
 @strawberry.type
-class Balance:
+class Balance(FromModel):
     available: int
     pending: int
     expiring_within_90_days: int = strawberry.field(name="expiringWithin90Days")
     next_expiry: datetime | None
 
-    @classmethod
-    def from_balance(cls, value: balances.Balance) -> Self:
-        return cls(
-            available=value.available,
-            pending=value.pending,
-            expiring_within_90_days=value.expiring_within_90_days,
-            next_expiry=value.next_expiry,
-        )
-
 
 @strawberry.type
-class Account:
+class Account(FromModel):
     id: strawberry.ID
     name: str
     approval_mode: ApprovalMode
     auto_approve_limit: int | None
     created_at: datetime
     row: strawberry.Private[models.Account]
-
-    @classmethod
-    def from_model(cls, row: models.Account) -> Self:
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            name=row.name,
-            approval_mode=row.approval_mode,
-            auto_approve_limit=row.auto_approve_limit,
-            created_at=row.created_at,
-            row=row,
-        )
 
     @strawberry.field
     async def owners(self, info: Info) -> list[User]:
@@ -92,13 +102,11 @@ class Account:
 
     @strawberry.field
     async def balance(self, info: Info) -> Balance:
-        return Balance.from_balance(
-            await info.context.loaders.balances_by_account.load(self.row.id)
-        )
+        return Balance.from_model(await info.context.loaders.balances_by_account.load(self.row.id))
 
 
 @strawberry.type
-class Lot:
+class Lot(FromModel):
     id: strawberry.ID
     credits: int
     remaining: int
@@ -108,18 +116,11 @@ class Lot:
 
     @classmethod
     def from_model(cls, row: models.Lot) -> Self:
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            credits=row.credits,
-            remaining=row.remaining,
-            purchased_at=row.purchased_at,
-            expires_at=row.expires_at,
-            status=balances.lot_status(row, clock.now()),
-        )
+        return cls.copied_from(row, status=balances.lot_status(row, clock.now()))
 
 
 @strawberry.type
-class Purchase:
+class Purchase(FromModel):
     id: strawberry.ID
     credits: int
     unit_price_cents: int
@@ -128,19 +129,6 @@ class Purchase:
     status: PurchaseStatus
     created_at: datetime
     row: strawberry.Private[models.Purchase]
-
-    @classmethod
-    def from_model(cls, row: models.Purchase) -> Self:
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            credits=row.credits,
-            unit_price_cents=row.unit_price_cents,
-            discount_percent=row.discount_percent,
-            amount_cents=row.amount_cents,
-            status=row.status,
-            created_at=row.created_at,
-            row=row,
-        )
 
     @strawberry.field
     async def lot(self, info: Info) -> Lot | None:
@@ -207,22 +195,12 @@ class PriceQuote:
 
 
 @strawberry.type
-class Course:
+class Course(FromModel):
     id: strawberry.ID
     sku: str
     title: str
     price_credits: int
     active: bool
-
-    @classmethod
-    def from_model(cls, row: models.Course) -> Self:
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            sku=row.sku,
-            title=row.title,
-            price_credits=row.price_credits,
-            active=row.active,
-        )
 
 
 @strawberry.type
@@ -237,7 +215,7 @@ class Draw:
 
 
 @strawberry.type
-class Redemption:
+class Redemption(FromModel):
     id: strawberry.ID
     status: RedemptionStatus
     credits: int
@@ -245,18 +223,6 @@ class Redemption:
     decided_at: datetime | None
     reason: str | None
     row: strawberry.Private[models.Redemption]
-
-    @classmethod
-    def from_model(cls, row: models.Redemption) -> Self:
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            status=row.status,
-            credits=row.credits,
-            requested_at=row.requested_at,
-            decided_at=row.decided_at,
-            reason=row.reason,
-            row=row,
-        )
 
     # Not `async`: a list joins its course and learner (ledger.redemptions.LISTED_WITH),
     # and answering those without a coroutine each saves graphql-core two tasks per row.
@@ -294,7 +260,7 @@ class Redemption:
 
 
 @strawberry.type
-class Transaction:
+class Transaction(FromModel):
     id: strawberry.ID
     kind: TransactionKind
     credits: int
@@ -304,20 +270,6 @@ class Transaction:
     expires_at: datetime | None
     created_at: datetime
     row: strawberry.Private[models.LedgerEntry]
-
-    @classmethod
-    def from_model(cls, row: models.LedgerEntry) -> Self:
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            kind=row.kind,
-            credits=row.credits,
-            balance_after=row.balance_after,
-            reason=row.reason,
-            reference=row.reference,
-            expires_at=row.expires_at,
-            created_at=row.created_at,
-            row=row,
-        )
 
     @strawberry.field
     async def lot(self, info: Info) -> Lot | None:
@@ -354,7 +306,7 @@ class Viewer:
 
 
 @strawberry.type
-class QuoteRequest:
+class QuoteRequest(FromModel):
     id: strawberry.ID
     credits: int
     unit_price_cents: int
@@ -367,22 +319,6 @@ class QuoteRequest:
     created_at: datetime
     row: strawberry.Private[models.QuoteRequest]
 
-    @classmethod
-    def from_model(cls, row: models.QuoteRequest) -> Self:
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            credits=row.credits,
-            unit_price_cents=row.unit_price_cents,
-            discount_percent=row.discount_percent,
-            amount_cents=row.amount_cents,
-            message=row.message,
-            status=row.status,
-            invoice_number=row.invoice_number,
-            cancel_reason=row.cancel_reason,
-            created_at=row.created_at,
-            row=row,
-        )
-
     @strawberry.field
     def account_id(self) -> strawberry.ID:
         return strawberry.ID(str(self.row.account_id))
@@ -393,24 +329,13 @@ class QuoteRequest:
 
 
 @strawberry.type
-class AuditEvent:
+class AuditEvent(FromModel):
     id: strawberry.ID
     action: str
     details: JSON
     reason: str | None
     created_at: datetime
     row: strawberry.Private[models.AuditEvent]
-
-    @classmethod
-    def from_model(cls, row: models.AuditEvent) -> Self:
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            action=row.action,
-            details=row.details,
-            reason=row.reason,
-            created_at=row.created_at,
-            row=row,
-        )
 
     @strawberry.field
     async def actor(self, info: Info) -> User | None:

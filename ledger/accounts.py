@@ -126,16 +126,9 @@ async def add_owner(*, actor: Actor, account_id: int | None, email: str) -> Acco
 
     async def add() -> Account:
         locked = await lock_account(account.id)
-        if await Ownership.exists(account_id=locked.id, user__email=email):
+        user = await _new_owner(locked, email)
+        if user is None:
             return locked
-        user = await find_or_invite(email)
-        current = await Ownership.get_or_none(user_id=user.id)
-        if current is not None:
-            if current.account_id == locked.id:
-                return locked
-            raise AlreadyOwnsAccount(
-                f"{email} already owns another training credits account", field=["email"]
-            )
         await Ownership.create(
             account=locked, user=user, added_by_id=actor.user_id, created_at=clock.now()
         )
@@ -159,6 +152,22 @@ async def add_owner(*, actor: Actor, account_id: int | None, email: str) -> Acco
         raise AlreadyOwnsAccount(
             f"{email} already owns a training credits account", field=["email"]
         ) from exc
+
+
+async def _new_owner(account: Account, email: str) -> User | None:
+    """The user `email` names (invited if need be), unless they own this account already
+    (None); AlreadyOwnsAccount if they own another."""
+    if await Ownership.exists(account_id=account.id, user__email=email):
+        return None
+    user = await find_or_invite(email)
+    current = await Ownership.get_or_none(user_id=user.id)
+    if current is None:
+        return user
+    if current.account_id == account.id:
+        return None
+    raise AlreadyOwnsAccount(
+        f"{email} already owns another training credits account", field=["email"]
+    )
 
 
 async def remove_owner(*, actor: Actor, account_id: int | None, email: str) -> Account:

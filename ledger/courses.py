@@ -20,14 +20,7 @@ async def upsert_course(
     *, actor: Actor, sku: str, title: str, price_credits: int, active: bool | None = None
 ) -> Course:
     access.require_support(actor)
-    sku = sku.strip()
-    if not SKU_RE.match(sku):
-        raise InvalidInput(
-            f"sku: letters, digits, '.', '_' or '-', up to {limits.COURSE_SKU}", field=["sku"]
-        )
-    title = clean_text(title, "title", min_length=1, max_length=limits.COURSE_TITLE)
-    if not 1 <= price_credits <= MAX_CREDITS_PER_PURCHASE:
-        raise InvalidInput("priceCredits must be a positive number", field=["priceCredits"])
+    sku, title = _check_course(sku, title, price_credits)
 
     async def upsert() -> Course:
         now = clock.now()
@@ -58,6 +51,19 @@ async def upsert_course(
         return course
 
     return await atomic(upsert)
+
+
+def _check_course(sku: str, title: str, price_credits: int) -> tuple[str, str]:
+    """The SKU and title, trimmed, if they and the price are valid."""
+    sku = sku.strip()
+    if not SKU_RE.match(sku):
+        raise InvalidInput(
+            f"sku: letters, digits, '.', '_' or '-', up to {limits.COURSE_SKU}", field=["sku"]
+        )
+    title = clean_text(title, "title", min_length=1, max_length=limits.COURSE_TITLE)
+    if not 1 <= price_credits <= MAX_CREDITS_PER_PURCHASE:
+        raise InvalidInput("priceCredits must be a positive number", field=["priceCredits"])
+    return sku, title
 
 
 async def set_course_active(*, actor: Actor, course_id: int, active: bool) -> Course:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from ledger import accounts, clock, courses, purchases, redemptions
 from ledger.actors import Actor
 from ledger.users import sign_in
-from models import Account, ApprovalMode, Course, Ownership, User
+from models import Account, ApprovalMode, Course, Ownership, Redemption, User
 
 CATALOGUE = [
     ("JIRA-FUND", "Jira Fundamentals", 150),
@@ -101,28 +101,47 @@ async def load_demo() -> str:
     """
     existing = await _existing_demo()
     if existing is not None:
-        owners = await Ownership.filter(account_id=existing.id).order_by("user_id")
-        users = await User.filter(id__in=[o.user_id for o in owners])
-        emails = [str(user.email) for user in users]
-        code = accounts.display_code(existing)
-        return _how_to_reach(existing, code, sorted(emails), already=True)
+        return await _already_loaded(existing)
     round_ = await _free_round()
     ann_email, bob_email = (_owner_email(local, round_) for local, _ in OWNERS)
-    ann = await _user(ann_email, "Ann Owner")
+    owner = Actor(user=await _user(ann_email, "Ann Owner"))
     real_now = clock.now()
     support = Actor(user=await _user("support@example.com", "Sam Support"), is_support=True)
     catalogue = {sku: await _course(support, sku, title, price) for sku, title, price in CATALOGUE}
-    owner = Actor(user=ann)
     account = await accounts.create_account(
         actor=owner, name=DEMO_ACCOUNT, approval_mode=ApprovalMode.AUTOMATIC
     )
     await accounts.add_owner(actor=owner, account_id=account.id, email=bob_email)
-    for days_ago, credits, promo in [
-        (335, 5_000, None),
-        (180, 20_000, "twentyoffTC"),
-        (30, 3_500, None),
-    ]:
-        clock.set_clock(_frozen(real_now - timedelta(days=days_ago)))
+    await _buy_lots(owner, account, real_now)
+    clock.set_clock(_frozen(real_now - timedelta(days=20)))
+    code = accounts.display_code(account)
+    learners = [Actor(user=await _user(email, name)) for email, name in LEARNERS]
+    for i, sku in enumerate(["JIRA-FUND", "CONF-TEAMS", "AGILE-SCRUM", "JSM-AGENT"]):
+        await _redeem(learners[i], code, catalogue[sku], f"demo-{account.id}")
+    clock.set_clock(None)
+    await _requests_decided_by_hand(owner, account, code, learners, catalogue)
+    summary = _how_to_reach(account, code, [ann_email, bob_email], already=False)
+    return (
+        f"{summary}\n{len(CATALOGUE)} courses, 3 lots, {len(LEARNERS)} learners;"
+        " one request is waiting for approval"
+    )
+
+
+async def _already_loaded(account: Account) -> str:
+    owners = await Ownership.filter(account_id=account.id).order_by("user_id")
+    users = await User.filter(id__in=[o.user_id for o in owners])
+    emails = [str(user.email) for user in users]
+    code = accounts.display_code(account)
+    return _how_to_reach(account, code, sorted(emails), already=True)
+
+
+# (days ago, credits, promo code): lots of different ages, the oldest close to expiry.
+PURCHASES = ((335, 5_000, None), (180, 20_000, "twentyoffTC"), (30, 3_500, None))
+
+
+async def _buy_lots(owner: Actor, account: Account, now: datetime) -> None:
+    for days_ago, credits, promo in PURCHASES:
+        clock.set_clock(_frozen(now - timedelta(days=days_ago)))
         await purchases.purchase_credits(
             actor=owner,
             account_id=account.id,
@@ -131,33 +150,29 @@ async def load_demo() -> str:
             payment_token="tok_visa",
             idempotency_key=f"demo-{account.id}-{days_ago}",
         )
-    clock.set_clock(_frozen(real_now - timedelta(days=20)))
-    code = accounts.display_code(account)
-    learners = [Actor(user=await _user(email, name)) for email, name in LEARNERS]
-    for i, sku in enumerate(["JIRA-FUND", "CONF-TEAMS", "AGILE-SCRUM", "JSM-AGENT"]):
-        await redemptions.redeem_credits(
-            actor=learners[i],
-            code=code,
-            course_id=catalogue[sku].id,
-            idempotency_key=f"demo-{account.id}",
-        )
-    clock.set_clock(None)
+
+
+async def _redeem(learner: Actor, code: str, course: Course, key: str) -> Redemption:
+    return await redemptions.redeem_credits(
+        actor=learner, code=code, course_id=course.id, idempotency_key=key
+    )
+
+
+async def _requests_decided_by_hand(
+    owner: Actor, account: Account, code: str, learners: list[Actor], catalogue: dict[str, Course]
+) -> None:
+    """Manual approval above 150 credits: one request approved, one denied, one
+    cancelled by its learner, and one still waiting."""
     await accounts.update_account(
         actor=owner,
         account_id=account.id,
         approval_mode=ApprovalMode.MANUAL,
         auto_approve_limit=150,
     )
-    waiting = []
-    for i, sku in [(4, "CLOUD-MIGR"), (5, "JIRA-ADMIN"), (0, "CERT-ADMIN"), (1, "AUTOMATION")]:
-        waiting.append(
-            await redemptions.redeem_credits(
-                actor=learners[i],
-                code=code,
-                course_id=catalogue[sku].id,
-                idempotency_key=f"demo-{account.id}-{sku}",
-            )
-        )
+    waiting = [
+        await _redeem(learners[i], code, catalogue[sku], f"demo-{account.id}-{sku}")
+        for i, sku in [(4, "CLOUD-MIGR"), (5, "JIRA-ADMIN"), (0, "CERT-ADMIN"), (1, "AUTOMATION")]
+    ]
     await redemptions.decide_redemptions(actor=owner, ids=[waiting[0].id], approve=True)
     await redemptions.decide_redemptions(
         actor=owner,
@@ -166,8 +181,3 @@ async def load_demo() -> str:
         reason="Please take Jira Fundamentals first",
     )
     await redemptions.cancel_redemption(actor=learners[1], redemption_id=waiting[3].id)
-    summary = _how_to_reach(account, code, [ann_email, bob_email], already=False)
-    return (
-        f"{summary}\n{len(CATALOGUE)} courses, 3 lots, {len(LEARNERS)} learners;"
-        " one request is waiting for approval"
-    )

@@ -14,10 +14,11 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 from tortoise.models import Model
+from tortoise.queryset import QuerySet
 
 from ledger import access, clock
 from ledger.actors import Actor
@@ -38,6 +39,7 @@ from settings import get_settings
 BATCH = 2000
 LINK_LIFETIME = timedelta(minutes=10)
 Row = list[Any]
+M = TypeVar("M", bound=Model)
 
 
 class Dataset(StrEnum):
@@ -107,80 +109,75 @@ async def _by_id(model: type[Model], ids: set[int]) -> dict[int, Any]:
     return {int(r.pk): r for r in await model.filter(id__in=list(ids))} if ids else {}
 
 
-def _bounds(request: ExportRequest) -> tuple[datetime | None, datetime | None]:
-    start = datetime.combine(request.start, time.min, UTC) if request.start else None
-    end = datetime.combine(request.end + timedelta(days=1), time.min, UTC) if request.end else None
-    return start, end
+async def _batches(
+    query: QuerySet[M], dated: str, request: ExportRequest
+) -> AsyncIterator[list[M]]:
+    """The rows of `query` dated (by the column `dated`) within the request's days, oldest
+    first, a batch at a time: each batch is a keyset query after the last id seen."""
+    if request.start:
+        query = query.filter(**{f"{dated}__gte": datetime.combine(request.start, time.min, UTC)})
+    if request.end:
+        day_after = datetime.combine(request.end + timedelta(days=1), time.min, UTC)
+        query = query.filter(**{f"{dated}__lt": day_after})
+    after = 0
+    while rows := await query.filter(id__gt=after).order_by("id").limit(BATCH):
+        after = int(rows[-1].pk)
+        yield list(rows)
 
 
 async def _transaction_batches(account_id: int, request: ExportRequest) -> AsyncIterator[list[Row]]:
-    start, end = _bounds(request)
-    after = 0
-    while True:
-        query = LedgerEntry.filter(account_id=account_id, id__gt=after)
-        if start:
-            query = query.filter(created_at__gte=start)
-        if end:
-            query = query.filter(created_at__lt=end)
-        if request.kind:
-            query = query.filter(kind=request.kind)
-        entries = await query.order_by("id").limit(BATCH)
-        if not entries:
-            return
-        after = entries[-1].id
-        lots = await _by_id(Lot, {e.lot_id or 0 for e in entries})
-        purchases = await _by_id(Purchase, {e.purchase_id or 0 for e in entries})
-        redemptions = await _by_id(Redemption, {e.redemption_id or 0 for e in entries})
-        courses = await _by_id(Course, {r.course_id for r in redemptions.values()})
-        users = await _by_id(
-            User,
-            {e.actor_id or 0 for e in entries} | {r.learner_id for r in redemptions.values()},
+    query = LedgerEntry.filter(account_id=account_id)
+    if request.kind:
+        query = query.filter(kind=request.kind)
+    async for entries in _batches(query, "created_at", request):
+        yield await _transaction_rows(entries)
+
+
+async def _transaction_rows(entries: list[LedgerEntry]) -> list[Row]:
+    """One row per entry, with what its lot, purchase and redemption say (a query each)."""
+    lots = await _by_id(Lot, {e.lot_id or 0 for e in entries})
+    purchases = await _by_id(Purchase, {e.purchase_id or 0 for e in entries})
+    redemptions = await _by_id(Redemption, {e.redemption_id or 0 for e in entries})
+    courses = await _by_id(Course, {r.course_id for r in redemptions.values()})
+    users = await _by_id(
+        User,
+        {e.actor_id or 0 for e in entries} | {r.learner_id for r in redemptions.values()},
+    )
+    batch = []
+    for e in entries:
+        lot, purchase = lots.get(e.lot_id or 0), purchases.get(e.purchase_id or 0)
+        redemption = redemptions.get(e.redemption_id or 0)
+        course = courses.get(redemption.course_id) if redemption else None
+        learner = users.get(redemption.learner_id) if redemption else None
+        actor = users.get(e.actor_id or 0)
+        batch.append(
+            [
+                e.id,
+                e.created_at,
+                e.kind.value,
+                e.credits,
+                e.balance_after,
+                e.lot_id,
+                lot.expires_at if lot else None,
+                e.purchase_id,
+                purchase.amount_cents if purchase else None,
+                e.redemption_id,
+                course.title if course else None,
+                learner.email if learner else None,
+                actor.email if actor else None,
+                e.reason,
+                e.reference,
+                e.expires_at,
+            ]
         )
-        batch = []
-        for e in entries:
-            lot, purchase = lots.get(e.lot_id or 0), purchases.get(e.purchase_id or 0)
-            redemption = redemptions.get(e.redemption_id or 0)
-            course = courses.get(redemption.course_id) if redemption else None
-            learner = users.get(redemption.learner_id) if redemption else None
-            actor = users.get(e.actor_id or 0)
-            batch.append(
-                [
-                    e.id,
-                    e.created_at,
-                    e.kind.value,
-                    e.credits,
-                    e.balance_after,
-                    e.lot_id,
-                    lot.expires_at if lot else None,
-                    e.purchase_id,
-                    purchase.amount_cents if purchase else None,
-                    e.redemption_id,
-                    course.title if course else None,
-                    learner.email if learner else None,
-                    actor.email if actor else None,
-                    e.reason,
-                    e.reference,
-                    e.expires_at,
-                ]
-            )
-        yield batch
+    return batch
 
 
 async def _redemption_batches(account_id: int, request: ExportRequest) -> AsyncIterator[list[Row]]:
-    start, end = _bounds(request)
-    after = 0
-    while True:
-        query = Redemption.filter(account_id=account_id, id__gt=after)
-        if start:
-            query = query.filter(requested_at__gte=start)
-        if end:
-            query = query.filter(requested_at__lt=end)
-        if request.status:
-            query = query.filter(status=request.status)
-        rows = await query.order_by("id").limit(BATCH)
-        if not rows:
-            return
-        after = rows[-1].id
+    query = Redemption.filter(account_id=account_id)
+    if request.status:
+        query = query.filter(status=request.status)
+    async for rows in _batches(query, "requested_at", request):
         courses = await _by_id(Course, {r.course_id for r in rows})
         users = await _by_id(
             User, {r.learner_id for r in rows} | {r.decided_by_id or 0 for r in rows}

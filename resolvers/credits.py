@@ -57,7 +57,7 @@ async def balance(info: Info, account_id: strawberry.ID | None = None) -> Balanc
         info,
         lambda actor: balances.balance(actor=actor, account_id=parse_id(account_id, "accountId")),
     )
-    return Balance.from_balance(value)
+    return Balance.from_model(value)
 
 
 async def lots(
