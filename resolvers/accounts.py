@@ -9,7 +9,7 @@ from graph.inputs import AccountRefInput, CreateAccountInput, OwnerInput, Update
 from graph.payloads import AccountPayload
 from graph.types import Account, User, Viewer
 from ledger import access, accounts
-from resolvers.common import actor_of, parse_id, run_mutation, run_query
+from resolvers.common import actor_of, mutate, parse_id, run_query
 
 
 async def viewer(info: Info) -> Viewer:
@@ -27,17 +27,17 @@ async def account(info: Info, id: strawberry.ID | None = None) -> Account | None
 
 
 async def create_account(info: Info, input: CreateAccountInput) -> AccountPayload:
-    row, errors = await run_mutation(
+    return await mutate(
         info,
+        AccountPayload,
+        Account.from_model,
         lambda actor: accounts.create_account(
             actor=actor,
             name=input.name,
             approval_mode=input.approval_mode,
             auto_approve_limit=input.auto_approve_limit,
         ),
-        Account.from_model,
     )
-    return AccountPayload(account=row, errors=errors)
 
 
 async def update_account(info: Info, input: UpdateAccountInput) -> AccountPayload:
@@ -51,49 +51,49 @@ async def update_account(info: Info, input: UpdateAccountInput) -> AccountPayloa
         changes["approval_mode"] = input.approval_mode
     if given(input.auto_approve_limit):
         changes["auto_approve_limit"] = input.auto_approve_limit
-    row, errors = await run_mutation(
+    return await mutate(
         info,
+        AccountPayload,
+        Account.from_model,
         lambda actor: accounts.update_account(
             actor=actor,
             account_id=parse_id(input.account_id, "accountId"),
             **changes,  # type: ignore[arg-type]
         ),
-        Account.from_model,
     )
-    return AccountPayload(account=row, errors=errors)
 
 
 async def add_account_owner(info: Info, input: OwnerInput) -> AccountPayload:
-    row, errors = await run_mutation(
+    return await mutate(
         info,
+        AccountPayload,
+        Account.from_model,
         lambda actor: accounts.add_owner(
             actor=actor, account_id=parse_id(input.account_id, "accountId"), email=input.email
         ),
-        Account.from_model,
     )
-    return AccountPayload(account=row, errors=errors)
 
 
 async def remove_account_owner(info: Info, input: OwnerInput) -> AccountPayload:
-    row, errors = await run_mutation(
+    return await mutate(
         info,
+        AccountPayload,
+        Account.from_model,
         lambda actor: accounts.remove_owner(
             actor=actor, account_id=parse_id(input.account_id, "accountId"), email=input.email
         ),
-        Account.from_model,
     )
-    return AccountPayload(account=row, errors=errors)
 
 
 async def rotate_redemption_code(
     info: Info, input: AccountRefInput | None = None
 ) -> AccountPayload:
     account_id = input.account_id if input else None
-    row, errors = await run_mutation(
+    return await mutate(
         info,
+        AccountPayload,
+        Account.from_model,
         lambda actor: accounts.rotate_code(
             actor=actor, account_id=parse_id(account_id, "accountId")
         ),
-        Account.from_model,
     )
-    return AccountPayload(account=row, errors=errors)

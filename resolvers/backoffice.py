@@ -8,7 +8,7 @@ from urllib.parse import quote as urlquote
 
 import strawberry
 
-from graph.connections import Connection, decode_cursor, to_connection
+from graph.connections import Connection, decode_cursor
 from graph.context import Info
 from graph.enums import (
     ExportDataset,
@@ -42,13 +42,15 @@ from graph.types import (
 from ledger import audit, quotes, reports, support
 from ledger.exports import ExportRequest, sign_link
 from ledger.ids import require_id
-from resolvers.common import parse_id, run_mutation, run_query
+from resolvers.common import mutate, parse_id, query_page, run_query
 from settings import get_settings
 
 
 async def request_quote(info: Info, input: RequestQuoteInput) -> QuoteRequestPayload:
-    row, errors = await run_mutation(
+    return await mutate(
         info,
+        QuoteRequestPayload,
+        QuoteRequest.from_model,
         lambda actor: quotes.request_quote(
             actor=actor,
             account_id=parse_id(input.account_id, "accountId"),
@@ -56,70 +58,68 @@ async def request_quote(info: Info, input: RequestQuoteInput) -> QuoteRequestPay
             message=input.message,
             promo_code=input.promo_code,
         ),
-        QuoteRequest.from_model,
     )
-    return QuoteRequestPayload(quote_request=row, errors=errors)
 
 
 async def fulfil_quote(info: Info, input: FulfilQuoteInput) -> QuoteRequestPayload:
-    row, errors = await run_mutation(
+    return await mutate(
         info,
+        QuoteRequestPayload,
+        QuoteRequest.from_model,
         lambda actor: quotes.fulfil_quote(
             actor=actor, quote_id=require_id(input.id, "id"), invoice_number=input.invoice_number
         ),
-        QuoteRequest.from_model,
     )
-    return QuoteRequestPayload(quote_request=row, errors=errors)
 
 
 async def cancel_quote(info: Info, input: CancelQuoteInput) -> QuoteRequestPayload:
-    row, errors = await run_mutation(
+    return await mutate(
         info,
+        QuoteRequestPayload,
+        QuoteRequest.from_model,
         lambda actor: quotes.cancel_quote(
             actor=actor, quote_id=require_id(input.id, "id"), reason=input.reason
         ),
-        QuoteRequest.from_model,
     )
-    return QuoteRequestPayload(quote_request=row, errors=errors)
 
 
 async def extend_lot(info: Info, input: ExtendLotInput) -> LotPayload:
-    row, errors = await run_mutation(
+    return await mutate(
         info,
+        LotPayload,
+        Lot.from_model,
         lambda actor: support.extend_lot(
             actor=actor,
             lot_id=require_id(input.lot_id, "lotId"),
             expires_at=input.expires_at,
             reason=input.reason,
         ),
-        Lot.from_model,
     )
-    return LotPayload(lot=row, errors=errors)
 
 
 async def reverse_redemption(info: Info, input: ReverseRedemptionInput) -> RedemptionPayload:
-    row, errors = await run_mutation(
+    return await mutate(
         info,
+        RedemptionPayload,
+        Redemption.from_model,
         lambda actor: support.reverse_redemption(
             actor=actor, redemption_id=require_id(input.id, "id"), reason=input.reason
         ),
-        Redemption.from_model,
     )
-    return RedemptionPayload(redemption=row, errors=errors)
 
 
 async def adjust_credits(info: Info, input: AdjustCreditsInput) -> AccountPayload:
-    row, errors = await run_mutation(
+    return await mutate(
         info,
+        AccountPayload,
+        Account.from_model,
         lambda actor: support.adjust_credits(
             actor=actor,
             account_id=require_id(input.account_id, "accountId"),
             credits=input.credits,
             reason=input.reason,
         ),
-        Account.from_model,
     )
-    return AccountPayload(account=row, errors=errors)
 
 
 async def quote_requests(
@@ -129,8 +129,9 @@ async def quote_requests(
     first: int | None = None,
     after: str | None = None,
 ) -> Connection[QuoteRequest]:
-    page = await run_query(
+    return await query_page(
         info,
+        QuoteRequest.from_model,
         lambda actor: quotes.list_quotes(
             actor=actor,
             account_id=parse_id(account_id, "accountId"),
@@ -139,19 +140,18 @@ async def quote_requests(
             after=decode_cursor(after),
         ),
     )
-    return to_connection(page, QuoteRequest.from_model)
 
 
 async def accounts(
     info: Info, search: str | None = None, first: int | None = None, after: str | None = None
 ) -> Connection[Account]:
-    page = await run_query(
+    return await query_page(
         info,
+        Account.from_model,
         lambda actor: support.list_accounts(
             actor=actor, search=search, first=first, after=decode_cursor(after)
         ),
     )
-    return to_connection(page, Account.from_model)
 
 
 async def audit_log(
@@ -160,8 +160,9 @@ async def audit_log(
     first: int | None = None,
     after: str | None = None,
 ) -> Connection[AuditEvent]:
-    page = await run_query(
+    return await query_page(
         info,
+        AuditEvent.from_model,
         lambda actor: audit.list_events(
             actor=actor,
             account_id=parse_id(account_id, "accountId"),
@@ -169,7 +170,6 @@ async def audit_log(
             after=decode_cursor(after),
         ),
     )
-    return to_connection(page, AuditEvent.from_model)
 
 
 async def usage_report(

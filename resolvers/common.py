@@ -7,15 +7,21 @@ from typing import TypeVar
 
 import strawberry
 from graphql import GraphQLError
+from tortoise.models import Model
 
+from graph.connections import Connection, to_connection
 from graph.context import Info
+from graph.payloads import Payload
 from graph.types import UserError
 from ledger.actors import Actor
 from ledger.errors import ErrorCode, LedgerError
 from ledger.ids import require_id
+from ledger.pages import Page
 
 T = TypeVar("T")
 R = TypeVar("R")
+P = TypeVar("P", bound=Payload)
+M = TypeVar("M", bound=Model)
 
 
 class Unauthenticated(GraphQLError):
@@ -57,13 +63,24 @@ async def run_query(info: Info, call: Callable[[Actor], Awaitable[T]]) -> T:
         raise query_error(exc) from exc
 
 
-async def run_mutation(
-    info: Info, call: Callable[[Actor], Awaitable[T]], build: Callable[[T], R]
-) -> tuple[R | None, list[UserError]]:
-    """Run a change for the caller; a ledger error becomes the payload's `errors`."""
+async def query_page(
+    info: Info, build: Callable[[M], R], call: Callable[[Actor], Awaitable[Page[M]]]
+) -> Connection[R]:
+    """Read a page for the caller, as a connection of the rows built by `build`."""
+    return to_connection(await run_query(info, call), build)
+
+
+async def mutate(
+    info: Info,
+    payload: type[P],
+    build: Callable[[T], R],
+    call: Callable[[Actor], Awaitable[T]],
+) -> P:
+    """Run a change for the caller and answer its payload: the result built by `build`,
+    or none and the ledger error as the payload's `errors`."""
     actor = await actor_of(info)
     try:
         value = await call(actor)
     except LedgerError as exc:
-        return None, user_errors(exc)
-    return build(value), []
+        return payload.answer(None, user_errors(exc))
+    return payload.answer(build(value), [])

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from graph.connections import Connection, decode_cursor, to_connection
+from graph.connections import Connection, decode_cursor
 from graph.context import Info
 from graph.inputs import CourseInput, CourseRefInput
 from graph.payloads import CoursePayload
 from graph.types import Course
 from ledger import courses
 from ledger.ids import require_id
-from resolvers.common import run_mutation, run_query
+from resolvers.common import mutate, query_page
 
 
 async def list_courses(
@@ -18,8 +18,9 @@ async def list_courses(
     after: str | None = None,
     include_inactive: bool = False,
 ) -> Connection[Course]:
-    page = await run_query(
+    return await query_page(
         info,
+        Course.from_model,
         lambda actor: courses.list_courses(
             actor=actor,
             include_inactive=include_inactive,
@@ -27,12 +28,13 @@ async def list_courses(
             after=decode_cursor(after),
         ),
     )
-    return to_connection(page, Course.from_model)
 
 
 async def upsert_course(info: Info, input: CourseInput) -> CoursePayload:
-    row, errors = await run_mutation(
+    return await mutate(
         info,
+        CoursePayload,
+        Course.from_model,
         lambda actor: courses.upsert_course(
             actor=actor,
             sku=input.sku,
@@ -40,17 +42,15 @@ async def upsert_course(info: Info, input: CourseInput) -> CoursePayload:
             price_credits=input.price_credits,
             active=input.active,
         ),
-        Course.from_model,
     )
-    return CoursePayload(course=row, errors=errors)
 
 
 async def deactivate_course(info: Info, input: CourseRefInput) -> CoursePayload:
-    row, errors = await run_mutation(
+    return await mutate(
         info,
+        CoursePayload,
+        Course.from_model,
         lambda actor: courses.set_course_active(
             actor=actor, course_id=require_id(input.id, "id"), active=False
         ),
-        Course.from_model,
     )
-    return CoursePayload(course=row, errors=errors)

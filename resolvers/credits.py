@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from graph.connections import Connection, decode_cursor, to_connection
+from graph.connections import Connection, decode_cursor
 from graph.context import Info
 from graph.enums import LotStatus
 from graph.inputs import PurchaseCreditsInput
@@ -12,7 +12,7 @@ from graph.payloads import PurchasePayload
 from graph.types import Balance, Lot, PriceQuote, PriceSuggestion, Purchase, Transaction
 from ledger import balances, history, pricing, purchases
 from ledger.errors import LedgerError
-from resolvers.common import actor_of, parse_id, query_error, run_mutation, run_query
+from resolvers.common import actor_of, mutate, parse_id, query_error, query_page, run_query
 
 
 async def price_quote(info: Info, credits: int, promo_code: str | None = None) -> PriceQuote:
@@ -36,8 +36,10 @@ async def price_quote(info: Info, credits: int, promo_code: str | None = None) -
 
 
 async def purchase_credits(info: Info, input: PurchaseCreditsInput) -> PurchasePayload:
-    row, errors = await run_mutation(
+    return await mutate(
         info,
+        PurchasePayload,
+        Purchase.from_model,
         lambda actor: purchases.purchase_credits(
             actor=actor,
             account_id=parse_id(input.account_id, "accountId"),
@@ -47,9 +49,7 @@ async def purchase_credits(info: Info, input: PurchaseCreditsInput) -> PurchaseP
             use_saved_payment_method=input.use_saved_payment_method,
             idempotency_key=input.idempotency_key,
         ),
-        Purchase.from_model,
     )
-    return PurchasePayload(purchase=row, errors=errors)
 
 
 async def balance(info: Info, account_id: strawberry.ID | None = None) -> Balance:
@@ -67,8 +67,9 @@ async def lots(
     first: int | None = None,
     after: str | None = None,
 ) -> Connection[Lot]:
-    page = await run_query(
+    return await query_page(
         info,
+        Lot.from_model,
         lambda actor: history.list_lots(
             actor=actor,
             account_id=parse_id(account_id, "accountId"),
@@ -77,7 +78,6 @@ async def lots(
             after=decode_cursor(after),
         ),
     )
-    return to_connection(page, Lot.from_model)
 
 
 async def transactions(
@@ -86,8 +86,9 @@ async def transactions(
     first: int | None = None,
     after: str | None = None,
 ) -> Connection[Transaction]:
-    page = await run_query(
+    return await query_page(
         info,
+        Transaction.from_model,
         lambda actor: history.list_transactions(
             actor=actor,
             account_id=parse_id(account_id, "accountId"),
@@ -95,4 +96,3 @@ async def transactions(
             after=decode_cursor(after),
         ),
     )
-    return to_connection(page, Transaction.from_model)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from graph.connections import Connection, decode_cursor, to_connection
+from graph.connections import Connection, decode_cursor
 from graph.context import Info
 from graph.enums import RedemptionStatus
 from graph.inputs import (
@@ -18,12 +18,14 @@ from graph.types import Redemption
 from ledger import redemptions
 from ledger.errors import InvalidInput
 from ledger.ids import require_id
-from resolvers.common import actor_of, parse_id, run_mutation, run_query, user_errors
+from resolvers.common import actor_of, mutate, parse_id, query_page, user_errors
 
 
 async def redeem_credits(info: Info, input: RedeemCreditsInput) -> RedemptionPayload:
-    row, errors = await run_mutation(
+    return await mutate(
         info,
+        RedemptionPayload,
+        Redemption.from_model,
         lambda actor: redemptions.redeem_credits(
             actor=actor,
             code=input.code,
@@ -31,9 +33,7 @@ async def redeem_credits(info: Info, input: RedeemCreditsInput) -> RedemptionPay
             idempotency_key=input.idempotency_key,
             client_address=info.context.client_address,
         ),
-        Redemption.from_model,
     )
-    return RedemptionPayload(redemption=row, errors=errors)
 
 
 async def _decide(
@@ -63,14 +63,14 @@ async def deny_redemptions(info: Info, input: DenyRedemptionsInput) -> Redemptio
 
 
 async def cancel_redemption(info: Info, input: RedemptionIdInput) -> RedemptionPayload:
-    row, errors = await run_mutation(
+    return await mutate(
         info,
+        RedemptionPayload,
+        Redemption.from_model,
         lambda actor: redemptions.cancel_redemption(
             actor=actor, redemption_id=require_id(input.id, "id")
         ),
-        Redemption.from_model,
     )
-    return RedemptionPayload(redemption=row, errors=errors)
 
 
 async def list_redemptions(
@@ -80,8 +80,9 @@ async def list_redemptions(
     first: int | None = None,
     after: str | None = None,
 ) -> Connection[Redemption]:
-    page = await run_query(
+    return await query_page(
         info,
+        Redemption.from_model,
         lambda actor: redemptions.list_redemptions(
             actor=actor,
             account_id=parse_id(account_id, "accountId"),
@@ -90,7 +91,6 @@ async def list_redemptions(
             after=decode_cursor(after),
         ),
     )
-    return to_connection(page, Redemption.from_model)
 
 
 async def my_redemptions(
@@ -99,10 +99,10 @@ async def my_redemptions(
     first: int | None = None,
     after: str | None = None,
 ) -> Connection[Redemption]:
-    page = await run_query(
+    return await query_page(
         info,
+        Redemption.from_model,
         lambda actor: redemptions.list_my_redemptions(
             actor=actor, status=status, first=first, after=decode_cursor(after)
         ),
     )
-    return to_connection(page, Redemption.from_model)
