@@ -178,13 +178,13 @@ async def _purchase(info: Info, purchase_id: int | None) -> Purchase | None:
 
 
 @strawberry.type
-class PriceSuggestion:
+class PriceSuggestion(FromModel):
     credits: int
     amount_cents: int
 
 
 @strawberry.type
-class PriceQuote:
+class PriceQuote(FromModel):
     credits: int
     unit_price_cents: int
     discount_percent: int

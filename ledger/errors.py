@@ -23,12 +23,24 @@ class ErrorCode(StrEnum):
     INTERNAL = "INTERNAL"
 
 
+_BY_CODE: dict[ErrorCode, type[LedgerError]] = {}
+
+
 class LedgerError(Exception):
-    """A rule said no. `field` names the offending input, as a path."""
+    """A rule said no. `field` names the offending input, as a path.
+
+    Each subclass names its code (`class NotFound(LedgerError, code=...)`), which also
+    makes it the class `from_dict` gives back for that code.
+    """
 
     code: ErrorCode = ErrorCode.INVALID_INPUT
     # Business outcomes that an idempotency record keeps and replays.
     replayable: bool = False
+
+    def __init_subclass__(cls, *, code: ErrorCode, replayable: bool = False) -> None:
+        super().__init_subclass__()
+        cls.code, cls.replayable = code, replayable
+        _BY_CODE[code] = cls
 
     def __init__(self, message: str, *, field: list[str] | None = None) -> None:
         super().__init__(message)
@@ -48,75 +60,40 @@ class LedgerError(Exception):
         return error
 
 
-class InvalidInput(LedgerError):
-    code = ErrorCode.INVALID_INPUT
+class InvalidInput(LedgerError, code=ErrorCode.INVALID_INPUT): ...
 
 
-class Forbidden(LedgerError):
-    code = ErrorCode.FORBIDDEN
+class Forbidden(LedgerError, code=ErrorCode.FORBIDDEN): ...
 
 
-class NotFound(LedgerError):
-    code = ErrorCode.NOT_FOUND
+class NotFound(LedgerError, code=ErrorCode.NOT_FOUND): ...
 
 
-class AlreadyOwnsAccount(LedgerError):
-    code = ErrorCode.ALREADY_OWNS_ACCOUNT
+class AlreadyOwnsAccount(LedgerError, code=ErrorCode.ALREADY_OWNS_ACCOUNT): ...
 
 
-class LastOwner(LedgerError):
-    code = ErrorCode.LAST_OWNER
+class LastOwner(LedgerError, code=ErrorCode.LAST_OWNER): ...
 
 
-class InvalidCode(LedgerError):
-    code = ErrorCode.INVALID_CODE
+class InvalidCode(LedgerError, code=ErrorCode.INVALID_CODE): ...
 
 
-class InsufficientCredits(LedgerError):
-    code = ErrorCode.INSUFFICIENT_CREDITS
-    replayable = True
+class InsufficientCredits(LedgerError, code=ErrorCode.INSUFFICIENT_CREDITS, replayable=True): ...
 
 
-class NotPending(LedgerError):
-    code = ErrorCode.NOT_PENDING
+class NotPending(LedgerError, code=ErrorCode.NOT_PENDING): ...
 
 
-class PaymentDeclined(LedgerError):
-    code = ErrorCode.PAYMENT_DECLINED
-    replayable = True
+class PaymentDeclined(LedgerError, code=ErrorCode.PAYMENT_DECLINED, replayable=True): ...
 
 
-class InvalidPromoCode(LedgerError):
-    code = ErrorCode.INVALID_PROMO_CODE
+class InvalidPromoCode(LedgerError, code=ErrorCode.INVALID_PROMO_CODE): ...
 
 
-class IdempotencyConflict(LedgerError):
-    code = ErrorCode.IDEMPOTENCY_CONFLICT
+class IdempotencyConflict(LedgerError, code=ErrorCode.IDEMPOTENCY_CONFLICT): ...
 
 
-class RateLimited(LedgerError):
-    code = ErrorCode.RATE_LIMITED
+class RateLimited(LedgerError, code=ErrorCode.RATE_LIMITED): ...
 
 
-class CourseUnavailable(LedgerError):
-    code = ErrorCode.COURSE_UNAVAILABLE
-
-
-_BY_CODE: dict[ErrorCode, type[LedgerError]] = {
-    cls.code: cls
-    for cls in (
-        InvalidInput,
-        Forbidden,
-        NotFound,
-        AlreadyOwnsAccount,
-        LastOwner,
-        InvalidCode,
-        InsufficientCredits,
-        NotPending,
-        PaymentDeclined,
-        InvalidPromoCode,
-        IdempotencyConflict,
-        RateLimited,
-        CourseUnavailable,
-    )
-}
+class CourseUnavailable(LedgerError, code=ErrorCode.COURSE_UNAVAILABLE): ...

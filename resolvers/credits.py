@@ -21,18 +21,8 @@ async def price_quote(info: Info, credits: int, promo_code: str | None = None) -
         quote = pricing.quote(credits, promo_code)
     except LedgerError as exc:
         raise query_error(exc) from exc
-    suggestion = quote.suggestion
-    return PriceQuote(
-        credits=quote.credits,
-        unit_price_cents=quote.unit_price_cents,
-        discount_percent=quote.discount_percent,
-        list_amount_cents=quote.list_amount_cents,
-        amount_cents=quote.amount_cents,
-        promo_code=quote.promo_code,
-        suggestion=PriceSuggestion(credits=suggestion.credits, amount_cents=suggestion.amount_cents)
-        if suggestion
-        else None,
-    )
+    suggestion = PriceSuggestion.from_model(quote.suggestion) if quote.suggestion else None
+    return PriceQuote.copied_from(quote, suggestion=suggestion)
 
 
 async def purchase_credits(info: Info, input: PurchaseCreditsInput) -> PurchasePayload:
