@@ -36,7 +36,7 @@ from ledger.exports import (
     text,
     verify_link,
 )
-from ledger.ids import require_id
+from graph.ids import from_global_id
 from ledger.users import sign_in
 from models import EntryKind, RedemptionStatus, User
 
@@ -56,7 +56,11 @@ def _parse(request: Request) -> ExportRequest:
         return ExportRequest(
             dataset=dataset,
             format=fmt,
-            account_id=require_id(q["accountId"], "accountId") if q.get("accountId") else None,
+            account_id=(
+                from_global_id(q["accountId"], "accountId", "Account")
+                if q.get("accountId")
+                else None
+            ),
             start=date.fromisoformat(q["from"]) if q.get("from") else None,
             end=date.fromisoformat(q["to"]) if q.get("to") else None,
             kind=EntryKind(q["kind"]) if q.get("kind") else None,

@@ -10,7 +10,7 @@ from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
 from ledger.balances import Balance, balance_of
-from models import Course, Draw, Lot, Ownership, Purchase, Redemption, User
+from models import Account, Course, Draw, Lot, Ownership, Purchase, Redemption, User
 
 M = TypeVar("M", bound=Model)
 
@@ -60,6 +60,7 @@ async def _balances(account_ids: list[int]) -> list[Balance]:
 class Loaders:
     def __init__(self) -> None:
         self.users_by_id = _loader(User)
+        self.accounts_by_id = _loader(Account)
         self.lots_by_id = _loader(Lot)
         self.purchases_by_id = _loader(Purchase)
         self.courses_by_id = _loader(Course)

@@ -22,13 +22,23 @@ from graph.enums import (
     RedemptionStatus,
     TransactionKind,
 )
+from graph.ids import to_global_id
 from ledger import access, balances, clock
 from ledger.accounts import display_code
 
 
+@strawberry.interface(description="An object with a global id: `node(id:)` reads any of them back.")
+class Node:
+    id: strawberry.ID = strawberry.field(
+        description="Opaque and global: the same object always has the same id, and no "
+        "two objects of any type share one. Pass it back as it is; it is not a number."
+    )
+
+
 class FromModel:
     """A type built from a row (or any object with the same names): each field is the
-    row's attribute of that name, `id` as an ID, and a private `row` keeps the row."""
+    row's attribute of that name, `id` as the type's global id, and a private `row`
+    keeps the row."""
 
     @classmethod
     def from_model(cls, row: Any) -> Self:
@@ -36,7 +46,9 @@ class FromModel:
 
     @classmethod
     def copied_from(cls, row: Any, **computed: Any) -> Self:
-        values = {name: _copied(row, name) for name in _init_fields(cls) if name not in computed}
+        values = {
+            name: _copied(cls, row, name) for name in _init_fields(cls) if name not in computed
+        }
         return cls(**values, **computed)
 
 
@@ -51,11 +63,11 @@ def _init_fields(cls: type) -> tuple[str, ...]:
     return found
 
 
-def _copied(row: Any, name: str) -> Any:
+def _copied(cls: type, row: Any, name: str) -> Any:
     if name == "row":
         return row
     if name == "id":
-        return strawberry.ID(str(row.id))
+        return strawberry.ID(to_global_id(cls.__name__, int(row.id)))
     return getattr(row, name)
 
 
@@ -67,7 +79,7 @@ class UserError:
 
 
 @strawberry.type
-class User(FromModel):
+class User(FromModel, Node):
     id: strawberry.ID
     email: str
     name: str
@@ -82,7 +94,7 @@ class Balance(FromModel):
 
 
 @strawberry.type
-class Account(FromModel):
+class Account(FromModel, Node):
     id: strawberry.ID
     name: str
     approval_mode: ApprovalMode
@@ -106,7 +118,7 @@ class Account(FromModel):
 
 
 @strawberry.type
-class Lot(FromModel):
+class Lot(FromModel, Node):
     id: strawberry.ID
     credits: int
     remaining: int
@@ -120,7 +132,7 @@ class Lot(FromModel):
 
 
 @strawberry.type
-class Purchase(FromModel):
+class Purchase(FromModel, Node):
     id: strawberry.ID
     credits: int
     unit_price_cents: int
@@ -195,7 +207,7 @@ class PriceQuote(FromModel):
 
 
 @strawberry.type
-class Course(FromModel):
+class Course(FromModel, Node):
     id: strawberry.ID
     sku: str
     title: str
@@ -215,7 +227,7 @@ class Draw:
 
 
 @strawberry.type
-class Redemption(FromModel):
+class Redemption(FromModel, Node):
     id: strawberry.ID
     status: RedemptionStatus
     credits: int
@@ -260,7 +272,7 @@ class Redemption(FromModel):
 
 
 @strawberry.type
-class Transaction(FromModel):
+class Transaction(FromModel, Node):
     id: strawberry.ID
     kind: TransactionKind
     credits: int
@@ -306,7 +318,7 @@ class Viewer:
 
 
 @strawberry.type
-class QuoteRequest(FromModel):
+class QuoteRequest(FromModel, Node):
     id: strawberry.ID
     credits: int
     unit_price_cents: int
@@ -320,8 +332,9 @@ class QuoteRequest(FromModel):
     row: strawberry.Private[models.QuoteRequest]
 
     @strawberry.field
-    def account_id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.account_id))
+    async def account(self, info: Info) -> Account:
+        account = await info.context.loaders.accounts_by_id.load(self.row.account_id)
+        return Account.from_model(_kept(account, models.Account, self.row.account_id))
 
     @strawberry.field
     async def purchase(self, info: Info) -> Purchase | None:
@@ -329,7 +342,7 @@ class QuoteRequest(FromModel):
 
 
 @strawberry.type
-class AuditEvent(FromModel):
+class AuditEvent(FromModel, Node):
     id: strawberry.ID
     action: str
     details: JSON

@@ -13,7 +13,18 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from ledger.actors import Actor
 from ledger.errors import Forbidden, NotFound
-from models import Account, Lot, Ownership, QuoteRequest, Redemption
+from models import (
+    Account,
+    AuditEvent,
+    Course,
+    LedgerEntry,
+    Lot,
+    Ownership,
+    Purchase,
+    QuoteRequest,
+    Redemption,
+    User,
+)
 
 # How `may_see_draws` finds the account a user owns; GraphQL passes its per-request
 # DataLoader, so a page of redemptions asks the database once.
@@ -133,3 +144,65 @@ async def may_see_draws(
     if actor.is_support:
         return True
     return await owned_account(actor.user_id) == redemption.account_id
+
+
+# Reading one object by its id (`node`, `nodes`): the same rules as the lists that show it.
+
+
+async def purchase_for(actor: Actor, purchase_id: int) -> Purchase:
+    """A purchase of an account `actor` may manage; NOT_FOUND otherwise."""
+    row = await Purchase.get_or_none(id=purchase_id)
+    if row is None or not await _manages(actor, row.account_id):
+        raise NotFound("no such purchase", field=["id"])
+    return row
+
+
+async def entry_for(actor: Actor, entry_id: int) -> LedgerEntry:
+    """A ledger entry (a transaction) of an account `actor` may manage."""
+    row = await LedgerEntry.get_or_none(id=entry_id)
+    if row is None or not await _manages(actor, row.account_id):
+        raise NotFound("no such transaction", field=["id"])
+    return row
+
+
+async def audit_event_for(actor: Actor, event_id: int) -> AuditEvent:
+    """An audit event of an account `actor` may manage."""
+    row = await AuditEvent.get_or_none(id=event_id)
+    if row is None or row.account_id is None or not await _manages(actor, row.account_id):
+        raise NotFound("no such audit event", field=["id"])
+    return row
+
+
+async def redemption_for_reader(actor: Actor, redemption_id: int) -> Redemption:
+    """A redemption the caller may read: its account's owners, support, its learner."""
+    row = await Redemption.get_or_none(id=redemption_id)
+    if row is None or not (
+        row.learner_id == actor.user_id or await _manages(actor, row.account_id)
+    ):
+        raise NotFound("no such redemption", field=["id"])
+    return row
+
+
+async def course_for(actor: Actor, course_id: int) -> Course:
+    """A catalogue course: active ones for everyone signed in, withdrawn ones for support."""
+    row = await Course.get_or_none(id=course_id)
+    if row is None or not (row.active or sees_inactive_courses(actor)):
+        raise NotFound("no such course", field=["id"])
+    return row
+
+
+async def user_for(actor: Actor, user_id: int) -> User:
+    """A person the caller may see: themselves; for support, anyone; for an owner, the
+    co-owners of their account and the learners who asked it for credits."""
+    row = await User.get_or_none(id=user_id)
+    if row is None:
+        raise NotFound("no such user", field=["id"])
+    if user_id == actor.user_id or actor.is_support:
+        return row
+    account_id = await owned_account_id(actor.user_id)
+    if account_id is not None and (
+        await Ownership.exists(user_id=user_id, account_id=account_id)
+        or await Redemption.exists(learner_id=user_id, account_id=account_id)
+    ):
+        return row
+    raise NotFound("no such user", field=["id"])

@@ -7,7 +7,7 @@ from typing import Any
 
 from ledger import access, clock
 from ledger.actors import Actor
-from ledger.pages import Page, newest_first
+from ledger.pages import Page, PageRequest, newest_first
 from models import AuditEvent
 
 
@@ -49,7 +49,7 @@ async def record(
 
 
 async def list_events(
-    *, actor: Actor, account_id: int | None, first: int | None, after: int | None
+    *, actor: Actor, account_id: int | None, page: PageRequest
 ) -> Page[AuditEvent]:
     account = await access.account_for(actor, account_id)
-    return await newest_first(AuditEvent.filter(account_id=account.id), first=first, after=after)
+    return await newest_first(AuditEvent.filter(account_id=account.id), page=page)

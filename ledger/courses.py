@@ -9,7 +9,7 @@ from ledger.actors import Actor
 from ledger.audit import AuditAction
 from ledger.db import atomic
 from ledger.errors import InvalidInput, NotFound
-from ledger.pages import Page, newest_first
+from ledger.pages import Page, PageRequest, newest_first
 from ledger.text import clean_text
 from models import MAX_CREDITS_PER_PURCHASE, Course, limits
 
@@ -83,10 +83,8 @@ async def set_course_active(*, actor: Actor, course_id: int, active: bool) -> Co
     return course
 
 
-async def list_courses(
-    *, actor: Actor, include_inactive: bool, first: int | None, after: int | None
-) -> Page[Course]:
+async def list_courses(*, actor: Actor, include_inactive: bool, page: PageRequest) -> Page[Course]:
     query = Course.all()
     if not (include_inactive and access.sees_inactive_courses(actor)):
         query = query.filter(active=True)
-    return await newest_first(query, first=first, after=after)
+    return await newest_first(query, page=page)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ledger import access, clock
 from ledger.actors import Actor
-from ledger.pages import Page, newest_first
+from ledger.pages import Page, PageRequest, newest_first
 from models import LedgerEntry, Lot, LotStatus
 
 
@@ -13,8 +13,7 @@ async def list_lots(
     actor: Actor,
     account_id: int | None,
     status: LotStatus | None,
-    first: int | None,
-    after: int | None,
+    page: PageRequest,
 ) -> Page[Lot]:
     account = await access.account_for(actor, account_id)
     now = clock.now()
@@ -25,11 +24,11 @@ async def list_lots(
         query = query.filter(expires_at__gt=now, remaining=0)
     elif status is LotStatus.ACTIVE:
         query = query.filter(expires_at__gt=now, remaining__gt=0)
-    return await newest_first(query, first=first, after=after)
+    return await newest_first(query, page=page)
 
 
 async def list_transactions(
-    *, actor: Actor, account_id: int | None, first: int | None, after: int | None
+    *, actor: Actor, account_id: int | None, page: PageRequest
 ) -> Page[LedgerEntry]:
     account = await access.account_for(actor, account_id)
-    return await newest_first(LedgerEntry.filter(account_id=account.id), first=first, after=after)
+    return await newest_first(LedgerEntry.filter(account_id=account.id), page=page)

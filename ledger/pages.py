@@ -17,10 +17,26 @@ MAX_PAGE = 100
 
 
 @dataclass(frozen=True)
+class PageRequest:
+    """Which page of a list, newest first: the `first` rows after the row `after`, or the
+    `last` rows before the row `before` (Relay's forward and backward paging)."""
+
+    first: int | None = None
+    after: int | None = None
+    last: int | None = None
+    before: int | None = None
+
+    @property
+    def backward(self) -> bool:
+        return self.last is not None
+
+
+@dataclass(frozen=True)
 class Page(Generic[M]):
     items: list[M]
     has_next: bool
     total: int
+    has_previous: bool = False
 
 
 EARLIEST = date(2000, 1, 1)
@@ -34,22 +50,44 @@ def check_date(value: date | None, field: str) -> date | None:
     return value
 
 
-def page_size(first: int | None) -> int:
+def page_size(first: int | None, field: str = "first") -> int:
     if first is None:
         return DEFAULT_PAGE
     if not 0 <= first <= MAX_PAGE:
-        raise InvalidInput(f"first must be between 0 and {MAX_PAGE}", field=["first"])
+        raise InvalidInput(f"{field} must be between 0 and {MAX_PAGE}", field=[field])
     return first
 
 
 async def newest_first(
-    query: QuerySet[M], *, first: int | None, after: int | None, related: tuple[str, ...] = ()
+    query: QuerySet[M], *, page: PageRequest, related: tuple[str, ...] = ()
 ) -> Page[M]:
-    """A page of `query`, newest first; `related` rows are joined into the page's query."""
-    size = page_size(first)
+    """A page of `query`, newest first; `related` rows are joined into the page's query.
+
+    Forward, the page is the newest `first` rows older than `after`; backward, the
+    oldest `last` rows newer than `before`, still listed newest first.
+    """
+    if page.first is not None and page.last is not None:
+        raise InvalidInput("give first or last, not both", field=["last"])
     total = await query.count()
-    window = query.filter(id__lt=after) if after is not None else query
+    window = query.filter(id__lt=page.after) if page.after is not None else query
+    if page.before is not None:
+        window = window.filter(id__gt=page.before)
     if related:
         window = window.select_related(*related)
-    rows = await window.order_by("-id").limit(size + 1)
-    return Page(items=list(rows[:size]), has_next=len(rows) > size, total=total)
+    if page.backward:
+        size = page_size(page.last, "last")
+        rows = list(await window.order_by("id").limit(size + 1))
+        return Page(
+            items=rows[:size][::-1],
+            has_next=page.before is not None,
+            total=total,
+            has_previous=len(rows) > size,
+        )
+    size = page_size(page.first)
+    rows = list(await window.order_by("-id").limit(size + 1))
+    return Page(
+        items=rows[:size],
+        has_next=len(rows) > size,
+        total=total,
+        has_previous=page.after is not None,
+    )

@@ -8,7 +8,7 @@ from ledger.audit import AuditAction
 from ledger.db import atomic, lock_account
 from ledger.errors import NotFound, NotPending
 from ledger.events import OutboxKind
-from ledger.pages import Page, newest_first
+from ledger.pages import Page, PageRequest, newest_first
 from ledger.purchases import mark_paid, open_purchase
 from ledger.text import clean_reason, clean_text
 from models import (
@@ -128,8 +128,7 @@ async def list_quotes(
     actor: Actor,
     account_id: int | None,
     status: QuoteStatus | None,
-    first: int | None,
-    after: int | None,
+    page: PageRequest,
 ) -> Page[QuoteRequest]:
     """Support staff see every account's (or one's); owners see their own."""
     query = QuoteRequest.all()
@@ -138,4 +137,4 @@ async def list_quotes(
         query = query.filter(account_id=account.id)
     if status is not None:
         query = query.filter(status=status)
-    return await newest_first(query, first=first, after=after)
+    return await newest_first(query, page=page)

@@ -32,7 +32,7 @@ from ledger.idempotency import (
     stored_answer,
     validate_key,
 )
-from ledger.pages import Page, newest_first
+from ledger.pages import Page, PageRequest, newest_first
 from ledger.text import clean_text
 from models import (
     Account,
@@ -288,20 +288,19 @@ async def list_redemptions(
     actor: Actor,
     account_id: int | None,
     status: RedemptionStatus | None,
-    first: int | None,
-    after: int | None,
+    page: PageRequest,
 ) -> Page[Redemption]:
     account = await access.account_for(actor, account_id)
     query = Redemption.filter(account_id=account.id)
     if status is not None:
         query = query.filter(status=status)
-    return await newest_first(query, first=first, after=after, related=LISTED_WITH)
+    return await newest_first(query, page=page, related=LISTED_WITH)
 
 
 async def list_my_redemptions(
-    *, actor: Actor, status: RedemptionStatus | None, first: int | None, after: int | None
+    *, actor: Actor, status: RedemptionStatus | None, page: PageRequest
 ) -> Page[Redemption]:
     query = Redemption.filter(learner_id=actor.user_id)
     if status is not None:
         query = query.filter(status=status)
-    return await newest_first(query, first=first, after=after, related=LISTED_WITH)
+    return await newest_first(query, page=page, related=LISTED_WITH)

@@ -17,7 +17,7 @@ from ledger.db import atomic, lock_account
 from ledger.draws import draw_from_lots
 from ledger.errors import InvalidInput, NotPending
 from ledger.events import OutboxKind
-from ledger.pages import Page, newest_first
+from ledger.pages import Page, PageRequest, newest_first
 from ledger.purchases import add_lot
 from ledger.text import clean_reason, clean_text
 from models import (
@@ -220,9 +220,7 @@ def _check_adjustment(credits: int) -> None:
         )
 
 
-async def list_accounts(
-    *, actor: Actor, search: str | None, first: int | None, after: int | None
-) -> Page[Account]:
+async def list_accounts(*, actor: Actor, search: str | None, page: PageRequest) -> Page[Account]:
     """All accounts, for support staff; `search` matches the name or an owner's email."""
     access.require_support(actor)
     query = Account.all()
@@ -232,4 +230,4 @@ async def list_accounts(
             Q(name__icontains=term) | Q(ownerships__user__email__icontains=term)
         ).values_list("id", flat=True)
         query = query.filter(id__in=list(set(ids)))
-    return await newest_first(query, first=first, after=after)
+    return await newest_first(query, page=page)

@@ -22,7 +22,9 @@ async def viewer(info: Info) -> Viewer:
 
 
 async def account(info: Info, id: strawberry.ID | None = None) -> Account | None:
-    row = await run_query(info, lambda actor: access.account_for(actor, parse_id(id, "id")))
+    row = await run_query(
+        info, lambda actor: access.account_for(actor, parse_id(id, "id", "Account"))
+    )
     return Account.from_model(row)
 
 
@@ -57,7 +59,7 @@ async def update_account(info: Info, input: UpdateAccountInput) -> AccountPayloa
         Account.from_model,
         lambda actor: accounts.update_account(
             actor=actor,
-            account_id=parse_id(input.account_id, "accountId"),
+            account_id=parse_id(input.account_id, "accountId", "Account"),
             **changes,  # type: ignore[arg-type]
         ),
     )
@@ -69,7 +71,9 @@ async def add_account_owner(info: Info, input: OwnerInput) -> AccountPayload:
         AccountPayload,
         Account.from_model,
         lambda actor: accounts.add_owner(
-            actor=actor, account_id=parse_id(input.account_id, "accountId"), email=input.email
+            actor=actor,
+            account_id=parse_id(input.account_id, "accountId", "Account"),
+            email=input.email,
         ),
     )
 
@@ -80,7 +84,9 @@ async def remove_account_owner(info: Info, input: OwnerInput) -> AccountPayload:
         AccountPayload,
         Account.from_model,
         lambda actor: accounts.remove_owner(
-            actor=actor, account_id=parse_id(input.account_id, "accountId"), email=input.email
+            actor=actor,
+            account_id=parse_id(input.account_id, "accountId", "Account"),
+            email=input.email,
         ),
     )
 
@@ -94,6 +100,6 @@ async def rotate_redemption_code(
         AccountPayload,
         Account.from_model,
         lambda actor: accounts.rotate_code(
-            actor=actor, account_id=parse_id(account_id, "accountId")
+            actor=actor, account_id=parse_id(account_id, "accountId", "Account")
         ),
     )

@@ -8,7 +8,7 @@ from urllib.parse import quote as urlquote
 
 import strawberry
 
-from graph.connections import Connection, decode_cursor
+from graph.connections import Connection, page_request
 from graph.context import Info
 from graph.enums import (
     ExportDataset,
@@ -17,6 +17,7 @@ from graph.enums import (
     RedemptionStatus,
     TransactionKind,
 )
+from graph.ids import from_global_id
 from graph.inputs import (
     AdjustCreditsInput,
     CancelQuoteInput,
@@ -41,7 +42,6 @@ from graph.types import (
 )
 from ledger import audit, quotes, reports, support
 from ledger.exports import ExportRequest, sign_link
-from ledger.ids import require_id
 from resolvers.common import mutate, parse_id, query_page, run_query
 from settings import get_settings
 
@@ -53,7 +53,7 @@ async def request_quote(info: Info, input: RequestQuoteInput) -> QuoteRequestPay
         QuoteRequest.from_model,
         lambda actor: quotes.request_quote(
             actor=actor,
-            account_id=parse_id(input.account_id, "accountId"),
+            account_id=parse_id(input.account_id, "accountId", "Account"),
             credits=input.credits,
             message=input.message,
             promo_code=input.promo_code,
@@ -67,7 +67,9 @@ async def fulfil_quote(info: Info, input: FulfilQuoteInput) -> QuoteRequestPaylo
         QuoteRequestPayload,
         QuoteRequest.from_model,
         lambda actor: quotes.fulfil_quote(
-            actor=actor, quote_id=require_id(input.id, "id"), invoice_number=input.invoice_number
+            actor=actor,
+            quote_id=from_global_id(input.id, "id", "QuoteRequest"),
+            invoice_number=input.invoice_number,
         ),
     )
 
@@ -78,7 +80,9 @@ async def cancel_quote(info: Info, input: CancelQuoteInput) -> QuoteRequestPaylo
         QuoteRequestPayload,
         QuoteRequest.from_model,
         lambda actor: quotes.cancel_quote(
-            actor=actor, quote_id=require_id(input.id, "id"), reason=input.reason
+            actor=actor,
+            quote_id=from_global_id(input.id, "id", "QuoteRequest"),
+            reason=input.reason,
         ),
     )
 
@@ -90,7 +94,7 @@ async def extend_lot(info: Info, input: ExtendLotInput) -> LotPayload:
         Lot.from_model,
         lambda actor: support.extend_lot(
             actor=actor,
-            lot_id=require_id(input.lot_id, "lotId"),
+            lot_id=from_global_id(input.lot_id, "lotId", "Lot"),
             expires_at=input.expires_at,
             reason=input.reason,
         ),
@@ -103,7 +107,9 @@ async def reverse_redemption(info: Info, input: ReverseRedemptionInput) -> Redem
         RedemptionPayload,
         Redemption.from_model,
         lambda actor: support.reverse_redemption(
-            actor=actor, redemption_id=require_id(input.id, "id"), reason=input.reason
+            actor=actor,
+            redemption_id=from_global_id(input.id, "id", "Redemption"),
+            reason=input.reason,
         ),
     )
 
@@ -115,7 +121,7 @@ async def adjust_credits(info: Info, input: AdjustCreditsInput) -> AccountPayloa
         Account.from_model,
         lambda actor: support.adjust_credits(
             actor=actor,
-            account_id=require_id(input.account_id, "accountId"),
+            account_id=from_global_id(input.account_id, "accountId", "Account"),
             credits=input.credits,
             reason=input.reason,
         ),
@@ -128,28 +134,36 @@ async def quote_requests(
     status: QuoteStatus | None = None,
     first: int | None = None,
     after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> Connection[QuoteRequest]:
     return await query_page(
         info,
         QuoteRequest.from_model,
         lambda actor: quotes.list_quotes(
             actor=actor,
-            account_id=parse_id(account_id, "accountId"),
+            account_id=parse_id(account_id, "accountId", "Account"),
             status=status,
-            first=first,
-            after=decode_cursor(after),
+            page=page_request(first, after, last, before),
         ),
     )
 
 
 async def accounts(
-    info: Info, search: str | None = None, first: int | None = None, after: str | None = None
+    info: Info,
+    search: str | None = None,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> Connection[Account]:
     return await query_page(
         info,
         Account.from_model,
         lambda actor: support.list_accounts(
-            actor=actor, search=search, first=first, after=decode_cursor(after)
+            actor=actor,
+            search=search,
+            page=page_request(first, after, last, before),
         ),
     )
 
@@ -159,15 +173,16 @@ async def audit_log(
     account_id: strawberry.ID | None = None,
     first: int | None = None,
     after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> Connection[AuditEvent]:
     return await query_page(
         info,
         AuditEvent.from_model,
         lambda actor: audit.list_events(
             actor=actor,
-            account_id=parse_id(account_id, "accountId"),
-            first=first,
-            after=decode_cursor(after),
+            account_id=parse_id(account_id, "accountId", "Account"),
+            page=page_request(first, after, last, before),
         ),
     )
 
@@ -181,7 +196,10 @@ async def usage_report(
     report = await run_query(
         info,
         lambda actor: reports.usage_report(
-            actor=actor, account_id=parse_id(account_id, "accountId"), start=from_, end=to
+            actor=actor,
+            account_id=parse_id(account_id, "accountId", "Account"),
+            start=from_,
+            end=to,
         ),
     )
     return UsageReport(
@@ -218,7 +236,7 @@ async def export_link(
             ExportRequest(
                 dataset=dataset,
                 format=format,
-                account_id=parse_id(account_id, "accountId"),
+                account_id=parse_id(account_id, "accountId", "Account"),
                 start=from_,
                 end=to,
                 kind=kind,

@@ -11,11 +11,11 @@ from tortoise.models import Model
 
 from graph.connections import Connection, to_connection
 from graph.context import Info
+from graph.ids import from_global_id
 from graph.payloads import Payload
 from graph.types import UserError
 from ledger.actors import Actor
 from ledger.errors import ErrorCode, LedgerError
-from ledger.ids import require_id
 from ledger.pages import Page
 
 T = TypeVar("T")
@@ -47,11 +47,12 @@ def query_error(exc: LedgerError) -> GraphQLError:
     return GraphQLError(exc.message, extensions=extensions)
 
 
-def parse_id(value: strawberry.ID | str | None, field: str) -> int | None:
-    """An optional id argument: None when not given, else `require_id`'s answer."""
+def parse_id(value: strawberry.ID | str | None, field: str, type_name: str) -> int | None:
+    """An optional id argument: None when not given, else the row id inside the global
+    id of a `type_name` (INVALID_INPUT for anything else, a raw number included)."""
     if value is None or value is strawberry.UNSET:
         return None
-    return require_id(value, field)
+    return from_global_id(value, field, type_name)
 
 
 async def run_query(info: Info, call: Callable[[Actor], Awaitable[T]]) -> T:

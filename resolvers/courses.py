@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from graph.connections import Connection, decode_cursor
+from graph.connections import Connection, page_request
 from graph.context import Info
+from graph.ids import from_global_id
 from graph.inputs import CourseInput, CourseRefInput
 from graph.payloads import CoursePayload
 from graph.types import Course
 from ledger import courses
-from ledger.ids import require_id
 from resolvers.common import mutate, query_page
 
 
@@ -16,6 +16,8 @@ async def list_courses(
     info: Info,
     first: int | None = None,
     after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
     include_inactive: bool = False,
 ) -> Connection[Course]:
     return await query_page(
@@ -24,8 +26,7 @@ async def list_courses(
         lambda actor: courses.list_courses(
             actor=actor,
             include_inactive=include_inactive,
-            first=first,
-            after=decode_cursor(after),
+            page=page_request(first, after, last, before),
         ),
     )
 
@@ -51,6 +52,6 @@ async def deactivate_course(info: Info, input: CourseRefInput) -> CoursePayload:
         CoursePayload,
         Course.from_model,
         lambda actor: courses.set_course_active(
-            actor=actor, course_id=require_id(input.id, "id"), active=False
+            actor=actor, course_id=from_global_id(input.id, "id", "Course"), active=False
         ),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from graph.connections import Connection, decode_cursor
+from graph.connections import Connection, page_request
 from graph.context import Info
 from graph.enums import LotStatus
 from graph.inputs import PurchaseCreditsInput
@@ -32,7 +32,7 @@ async def purchase_credits(info: Info, input: PurchaseCreditsInput) -> PurchaseP
         Purchase.from_model,
         lambda actor: purchases.purchase_credits(
             actor=actor,
-            account_id=parse_id(input.account_id, "accountId"),
+            account_id=parse_id(input.account_id, "accountId", "Account"),
             credits=input.credits,
             promo_code=input.promo_code,
             payment_token=input.payment_token,
@@ -45,7 +45,9 @@ async def purchase_credits(info: Info, input: PurchaseCreditsInput) -> PurchaseP
 async def balance(info: Info, account_id: strawberry.ID | None = None) -> Balance:
     value = await run_query(
         info,
-        lambda actor: balances.balance(actor=actor, account_id=parse_id(account_id, "accountId")),
+        lambda actor: balances.balance(
+            actor=actor, account_id=parse_id(account_id, "accountId", "Account")
+        ),
     )
     return Balance.from_model(value)
 
@@ -56,16 +58,17 @@ async def lots(
     status: LotStatus | None = None,
     first: int | None = None,
     after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> Connection[Lot]:
     return await query_page(
         info,
         Lot.from_model,
         lambda actor: history.list_lots(
             actor=actor,
-            account_id=parse_id(account_id, "accountId"),
+            account_id=parse_id(account_id, "accountId", "Account"),
             status=status,
-            first=first,
-            after=decode_cursor(after),
+            page=page_request(first, after, last, before),
         ),
     )
 
@@ -75,14 +78,15 @@ async def transactions(
     account_id: strawberry.ID | None = None,
     first: int | None = None,
     after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> Connection[Transaction]:
     return await query_page(
         info,
         Transaction.from_model,
         lambda actor: history.list_transactions(
             actor=actor,
-            account_id=parse_id(account_id, "accountId"),
-            first=first,
-            after=decode_cursor(after),
+            account_id=parse_id(account_id, "accountId", "Account"),
+            page=page_request(first, after, last, before),
         ),
     )

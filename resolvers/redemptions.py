@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
-from graph.connections import Connection, decode_cursor
+from graph.connections import Connection, page_request
 from graph.context import Info
 from graph.enums import RedemptionStatus
+from graph.ids import from_global_id
 from graph.inputs import (
     DenyRedemptionsInput,
     RedeemCreditsInput,
@@ -17,7 +18,6 @@ from graph.payloads import RedemptionPayload, RedemptionsPayload
 from graph.types import Redemption
 from ledger import redemptions
 from ledger.errors import InvalidInput
-from ledger.ids import require_id
 from resolvers.common import actor_of, mutate, parse_id, query_page, user_errors
 
 
@@ -29,7 +29,7 @@ async def redeem_credits(info: Info, input: RedeemCreditsInput) -> RedemptionPay
         lambda actor: redemptions.redeem_credits(
             actor=actor,
             code=input.code,
-            course_id=require_id(input.course_id, "courseId"),
+            course_id=from_global_id(input.course_id, "courseId", "Course"),
             idempotency_key=input.idempotency_key,
             client_address=info.context.client_address,
         ),
@@ -41,7 +41,7 @@ async def _decide(
 ) -> RedemptionsPayload:
     actor = await actor_of(info)
     try:
-        parsed = [require_id(value, "ids") for value in ids]
+        parsed = [from_global_id(value, "ids", "Redemption") for value in ids]
         decisions = await redemptions.decide_redemptions(
             actor=actor, ids=parsed, approve=approve, reason=reason
         )
@@ -68,7 +68,7 @@ async def cancel_redemption(info: Info, input: RedemptionIdInput) -> RedemptionP
         RedemptionPayload,
         Redemption.from_model,
         lambda actor: redemptions.cancel_redemption(
-            actor=actor, redemption_id=require_id(input.id, "id")
+            actor=actor, redemption_id=from_global_id(input.id, "id", "Redemption")
         ),
     )
 
@@ -79,16 +79,17 @@ async def list_redemptions(
     status: RedemptionStatus | None = None,
     first: int | None = None,
     after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> Connection[Redemption]:
     return await query_page(
         info,
         Redemption.from_model,
         lambda actor: redemptions.list_redemptions(
             actor=actor,
-            account_id=parse_id(account_id, "accountId"),
+            account_id=parse_id(account_id, "accountId", "Account"),
             status=status,
-            first=first,
-            after=decode_cursor(after),
+            page=page_request(first, after, last, before),
         ),
     )
 
@@ -98,11 +99,15 @@ async def my_redemptions(
     status: RedemptionStatus | None = None,
     first: int | None = None,
     after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> Connection[Redemption]:
     return await query_page(
         info,
         Redemption.from_model,
         lambda actor: redemptions.list_my_redemptions(
-            actor=actor, status=status, first=first, after=decode_cursor(after)
+            actor=actor,
+            status=status,
+            page=page_request(first, after, last, before),
         ),
     )

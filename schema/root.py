@@ -35,6 +35,7 @@ from graph.types import (
     Course,
     ExportLink,
     Lot,
+    Node,
     PriceQuote,
     QuoteRequest,
     Redemption,
@@ -43,7 +44,7 @@ from graph.types import (
     Viewer,
 )
 from observability import OperationMetrics, current_request_id
-from resolvers import accounts, credits
+from resolvers import accounts, credits, nodes
 from resolvers import backoffice as office
 from resolvers import courses as catalogue
 from resolvers import redemptions as redeeming
@@ -55,6 +56,8 @@ log = logging.getLogger("credits.graphql")
 
 @strawberry.type
 class Query:
+    node: Node | None = strawberry.field(resolver=nodes.node)
+    nodes: list[Node | None] = strawberry.field(resolver=nodes.nodes)
     viewer: Viewer = strawberry.field(resolver=accounts.viewer)
     account: AccountType | None = strawberry.field(resolver=accounts.account)
     balance: Balance = strawberry.field(resolver=credits.balance)

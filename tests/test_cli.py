@@ -14,12 +14,16 @@ import httpx
 
 from auth import mint_token
 from settings import Settings
+from tests.helpers import gid
 from tests.live import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "Gx3pV8kqN2wZ5tYr7LmB4hJc9FdS6aQe1UoK0iXn"
-REDEEM = """mutation($code: String!) {
-  redeemCredits(input: {code: $code, courseId: "1", idempotencyKey: $code}) { errors { code } }
+COURSE = gid("Course", 1)
+REDEEM = """mutation($code: String!, $course: ID!) {
+  redeemCredits(input: {code: $code, courseId: $course, idempotencyKey: $code}) {
+    errors { code }
+  }
 }"""
 
 
@@ -65,7 +69,10 @@ def _answers(base: str, forwarded_for: list[str]) -> list[str]:
         )
         response = httpx.post(
             f"{base}/graphql",
-            json={"query": REDEEM, "variables": {"code": f"AAAA-BBBB-CCCC-{i:04d}"}},
+            json={
+                "query": REDEEM,
+                "variables": {"code": f"AAAA-BBBB-CCCC-{i:04d}", "course": COURSE},
+            },
             headers={"Authorization": f"Bearer {token}", "X-Forwarded-For": address},
         )
         answers.append(response.json()["data"]["redeemCredits"]["errors"][0]["code"])

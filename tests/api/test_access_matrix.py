@@ -25,7 +25,7 @@ from ledger.errors import LedgerError
 from models import AuditEvent, Course, LedgerEntry, Lot, Ownership, Purchase, QuoteRequest
 from models import Redemption as RedemptionRow
 from tests.api.test_authorization import OVERRIDES, RESOURCE_SCOPED, _takes_account, operation
-from tests.helpers import GraphQLClient, buy, create_account, redeem, upsert_course
+from tests.helpers import GraphQLClient, buy, create_account, pk, redeem, upsert_course
 
 ROLES = ("anonymous", "stranger", "learner", "support", "owner")
 OK = "ok"  # ledger.access was asked and let the caller through
@@ -206,7 +206,7 @@ async def _world(callers: dict[str, GraphQLClient]) -> dict[str, Any]:
     )
     await create_account(stranger, name="Mallory's own")
     await buy(stranger, 100, "m1")
-    lot = await Lot.get(account_id=int(account["id"]))
+    lot = await Lot.get(account_id=pk(account["id"]))
     return {
         "accountId": account["id"],
         "code": account["redemptionCode"],
@@ -377,7 +377,7 @@ async def test_every_type_with_an_id_is_seen_by_whom_the_access_module_allows(
     wrong = []
     for type_name, read in TYPES.items():
         for role in ROLES:
-            expected = await _expected(role, read, int(victim["accountId"]))
+            expected = await _expected(role, read, pk(victim["accountId"]))
             decisions.clear()
             if "$a" in read.document:
                 body = await callers[role].post(

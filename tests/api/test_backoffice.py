@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from models import EntryKind, LedgerEntry, Lot, OutboxMessage, Purchase
-from tests.helpers import BALANCE, buy, create_account, redeem, upsert_course
+from tests.helpers import BALANCE, buy, create_account, pk, redeem, upsert_course
 from tests.invariants import assert_ledger_invariants
 
 QUOTE = """
@@ -33,7 +33,7 @@ mutation($id: ID!, $reason: String!) {
 QUOTES = """
 query($status: QuoteStatus, $accountId: ID) {
   quoteRequests(status: $status, accountId: $accountId) {
-    totalCount edges { node { id credits accountId } }
+    totalCount edges { node { id credits account { id } } }
   }
 }"""
 EXTEND = """
@@ -90,7 +90,7 @@ async def test_quote_priced_like_price_quote_and_fulfilled_once(ann, support):
     assert (await ann.data(BALANCE))["balance"]["available"] == 25_000
     assert await OutboxMessage.filter(kind="purchase_paid").count() == 1
     support_view = await support.data(QUOTES, {"status": "FULFILLED"})
-    assert support_view["quoteRequests"]["edges"][0]["node"]["accountId"] == account["id"]
+    assert support_view["quoteRequests"]["edges"][0]["node"]["account"]["id"] == account["id"]
     await assert_ledger_invariants()
 
 
@@ -166,7 +166,7 @@ async def test_reversal_returns_credits_but_never_revives_expired_ones(
     assert (await ann.data(BALANCE))["balance"]["available"] == 500
     kinds = [
         (e.kind.value, e.credits)
-        for e in await LedgerEntry.filter(redemption_id=int(rid)).order_by("id")
+        for e in await LedgerEntry.filter(redemption_id=pk(rid)).order_by("id")
     ]
     assert kinds == [
         ("REDEMPTION", -100),

@@ -18,6 +18,7 @@ from tests.helpers import (
     asgi_app,
     buy,
     create_account,
+    pk,
     redeem,
     upsert_course,
 )
@@ -206,7 +207,7 @@ async def test_lone_surrogates_are_invalid_input_in_every_text_input(world, name
     variables = {"v": text, **{key: world[ref] for key, ref in refs.items()}}
     body = await post_raw(world[who], query, variables)
     assert answer(body) == ("INVALID_INPUT", field), body
-    assert (await Account.get(id=int(world["account"]))).name == "Team"
+    assert (await Account.get(id=pk(world["account"]))).name == "Team"
 
 
 INVISIBLE = {

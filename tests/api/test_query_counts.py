@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from ledger import clock
 from models import Course, Redemption, RedemptionStatus, User
-from tests.helpers import buy, create_account
+from tests.helpers import buy, create_account, gid, pk
 
 REDEMPTIONS = """
 query($first: Int) {
@@ -63,7 +63,7 @@ async def _approved_redemptions(owner, count: int) -> None:
     ]
     for i in range(count):
         await Redemption.create(
-            account_id=int(account["id"]),
+            account_id=pk(account["id"]),
             learner=learners[i % 13],
             course=courses[i % 7],
             credits=courses[i % 7].price_credits,
@@ -75,7 +75,7 @@ async def _approved_redemptions(owner, count: int) -> None:
 async def test_listing_redemptions_is_not_n_plus_one(ann):
     await _approved_redemptions(ann, 100)
     approve = "mutation($ids: [ID!]!) { approveRedemptions(input: {ids: $ids}) { totalCredits } }"
-    ids = [str(i) for i in await Redemption.all().values_list("id", flat=True)]
+    ids = [gid("Redemption", i) for i in await Redemption.all().values_list("id", flat=True)]
     await ann.data(approve, {"ids": ids[-40:]})  # the newest: both pages have draws
 
     with counting_sql() as small:

@@ -7,7 +7,7 @@ import random
 from typing import Any
 
 from models import Draw, LedgerEntry, Lot, Redemption, RedemptionStatus
-from tests.helpers import buy, create_account, redeem, upsert_course
+from tests.helpers import buy, create_account, gid, redeem, upsert_course
 from tests.invariants import assert_ledger_invariants
 
 APPROVE = """
@@ -104,7 +104,7 @@ async def test_redemptions_and_approvals_across_lots_and_accounts_never_deadlock
     )
     by_account: dict[int, list[str]] = {}
     for rid, account_id in pending:
-        by_account.setdefault(account_id, []).append(str(rid))
+        by_account.setdefault(account_id, []).append(gid("Redemption", rid))
     owner_by_index = {i + 1: accounts[i][0] for i in range(3)}
     decisions = await asyncio.gather(
         *[

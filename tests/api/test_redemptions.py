@@ -8,7 +8,7 @@ import pytest
 from ledger import throttle
 from models import Draw, LedgerEntry, OutboxMessage, Redemption
 from settings import Settings
-from tests.helpers import BALANCE, buy, create_account, redeem, upsert_course
+from tests.helpers import BALANCE, buy, create_account, gid, redeem, upsert_course
 from tests.invariants import assert_ledger_invariants
 from tests.redis_process import running_redis
 
@@ -156,7 +156,7 @@ async def test_bulk_decisions_go_oldest_first_with_errors_per_item(ann, lee, sho
         clock.advance(minutes=1)
     # Sent newest first, decided oldest first: 700 + 100 fit in 800, 250 does not.
     approved = await ann.mutate(
-        "approveRedemptions", APPROVE, {"ids": [ids[2], "999999", ids[1], ids[0]]}
+        "approveRedemptions", APPROVE, {"ids": [ids[2], gid("Redemption", 999999), ids[1], ids[0]]}
     )
     assert approved["totalCredits"] == 800
     assert [r["id"] for r in approved["redemptions"]] == [ids[0], ids[1]]
@@ -259,7 +259,7 @@ async def test_codes_and_courses_are_checked(ann, lee, shop, support):
     assert wrong["errors"] == [
         {"code": "INVALID_CODE", "message": wrong["errors"][0]["message"], "field": ["code"]}
     ]
-    missing = await redeem(lee, account["redemptionCode"], "424242", "r2")
+    missing = await redeem(lee, account["redemptionCode"], gid("Course", 424242), "r2")
     assert missing["errors"][0]["code"] == "COURSE_UNAVAILABLE"
     deactivate = (
         "mutation($id: ID!) { deactivateCourse(input: {id: $id}) "

@@ -1,0 +1,48 @@
+"""Relay global IDs: opaque to clients, `base64url("<Type>:<id>")` underneath.
+
+Every object with an id answers it this way, and every id argument takes it back. A raw
+number, another type's id or anything else that is not an id of this API answers
+INVALID_INPUT naming the argument; a well-formed id of a row the caller may not see
+answers as a missing row would (decision 5).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from ledger.errors import InvalidInput
+from ledger.ids import require_id
+
+
+def to_global_id(type_name: str, pk: int) -> str:
+    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+
+
+def split_global_id(value: object) -> tuple[str, str] | None:
+    """(type name, key text) of a global id, or None when `value` is not one."""
+    text = str(value)
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+    type_name, colon, key = raw.partition(":")
+    if not colon or not type_name.isalpha() or not type_name[:1].isupper():
+        return None
+    return type_name, key
+
+
+def from_global_id(value: object, field: str, *types: str) -> int:
+    """The row id inside a global id of one of `types`, or INVALID_INPUT naming `field`."""
+    parts = split_global_id(value)
+    if parts is None:
+        raise InvalidInput(f"{field} is not an id from this API", field=[field])
+    type_name, key = parts
+    if type_name not in types:
+        wanted = " or ".join(types)
+        raise InvalidInput(f"{field} must be the id of a {wanted}", field=[field])
+    return require_id(key, field)
+
+
+def optional_global_id(value: object | None, field: str, *types: str) -> int | None:
+    return None if value is None else from_global_id(value, field, *types)
