@@ -75,7 +75,8 @@ async def _approved_redemptions(owner, count: int) -> None:
 async def test_listing_redemptions_is_not_n_plus_one(ann):
     await _approved_redemptions(ann, 100)
     approve = "mutation($ids: [ID!]!) { approveRedemptions(input: {ids: $ids}) { totalCredits } }"
-    ids = [gid("Redemption", i) for i in await Redemption.all().values_list("id", flat=True)]
+    rows = await Redemption.all().values_list("id", flat=True)
+    ids = [gid("Redemption", int(str(i))) for i in rows]
     await ann.data(approve, {"ids": ids[-40:]})  # the newest: both pages have draws
 
     with counting_sql() as small:
