@@ -5,8 +5,20 @@ from __future__ import annotations
 import strawberry
 
 from graph.context import Info
-from graph.inputs import AccountRefInput, CreateAccountInput, OwnerInput, UpdateAccountInput
-from graph.payloads import AccountPayload
+from graph.inputs import (
+    AddAccountOwnerInput,
+    CreateAccountInput,
+    RemoveAccountOwnerInput,
+    RotateRedemptionCodeInput,
+    UpdateAccountInput,
+)
+from graph.payloads import (
+    AddAccountOwnerPayload,
+    CreateAccountPayload,
+    RemoveAccountOwnerPayload,
+    RotateRedemptionCodePayload,
+    UpdateAccountPayload,
+)
 from graph.types import Account, User, Viewer
 from ledger import access, accounts
 from resolvers.common import actor_of, mutate, parse_id, run_query
@@ -28,10 +40,10 @@ async def account(info: Info, id: strawberry.ID | None = None) -> Account | None
     return Account.from_model(row)
 
 
-async def create_account(info: Info, input: CreateAccountInput) -> AccountPayload:
+async def create_account(info: Info, input: CreateAccountInput) -> CreateAccountPayload:
     return await mutate(
         info,
-        AccountPayload,
+        CreateAccountPayload,
         Account.from_model,
         lambda actor: accounts.create_account(
             actor=actor,
@@ -42,7 +54,7 @@ async def create_account(info: Info, input: CreateAccountInput) -> AccountPayloa
     )
 
 
-async def update_account(info: Info, input: UpdateAccountInput) -> AccountPayload:
+async def update_account(info: Info, input: UpdateAccountInput) -> UpdateAccountPayload:
     def given(value: object) -> bool:
         return value is not strawberry.UNSET
 
@@ -55,7 +67,7 @@ async def update_account(info: Info, input: UpdateAccountInput) -> AccountPayloa
         changes["auto_approve_limit"] = input.auto_approve_limit
     return await mutate(
         info,
-        AccountPayload,
+        UpdateAccountPayload,
         Account.from_model,
         lambda actor: accounts.update_account(
             actor=actor,
@@ -65,10 +77,10 @@ async def update_account(info: Info, input: UpdateAccountInput) -> AccountPayloa
     )
 
 
-async def add_account_owner(info: Info, input: OwnerInput) -> AccountPayload:
+async def add_account_owner(info: Info, input: AddAccountOwnerInput) -> AddAccountOwnerPayload:
     return await mutate(
         info,
-        AccountPayload,
+        AddAccountOwnerPayload,
         Account.from_model,
         lambda actor: accounts.add_owner(
             actor=actor,
@@ -78,10 +90,12 @@ async def add_account_owner(info: Info, input: OwnerInput) -> AccountPayload:
     )
 
 
-async def remove_account_owner(info: Info, input: OwnerInput) -> AccountPayload:
+async def remove_account_owner(
+    info: Info, input: RemoveAccountOwnerInput
+) -> RemoveAccountOwnerPayload:
     return await mutate(
         info,
-        AccountPayload,
+        RemoveAccountOwnerPayload,
         Account.from_model,
         lambda actor: accounts.remove_owner(
             actor=actor,
@@ -92,12 +106,12 @@ async def remove_account_owner(info: Info, input: OwnerInput) -> AccountPayload:
 
 
 async def rotate_redemption_code(
-    info: Info, input: AccountRefInput | None = None
-) -> AccountPayload:
+    info: Info, input: RotateRedemptionCodeInput | None = None
+) -> RotateRedemptionCodePayload:
     account_id = input.account_id if input else None
     return await mutate(
         info,
-        AccountPayload,
+        RotateRedemptionCodePayload,
         Account.from_model,
         lambda actor: accounts.rotate_code(
             actor=actor, account_id=parse_id(account_id, "accountId", "Account")

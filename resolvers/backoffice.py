@@ -26,7 +26,14 @@ from graph.inputs import (
     RequestQuoteInput,
     ReverseRedemptionInput,
 )
-from graph.payloads import AccountPayload, LotPayload, QuoteRequestPayload, RedemptionPayload
+from graph.payloads import (
+    AdjustCreditsPayload,
+    CancelQuotePayload,
+    ExtendLotPayload,
+    FulfilQuotePayload,
+    RequestQuotePayload,
+    ReverseRedemptionPayload,
+)
 from graph.types import (
     Account,
     AuditEvent,
@@ -46,10 +53,10 @@ from resolvers.common import mutate, parse_id, query_page, run_query
 from settings import get_settings
 
 
-async def request_quote(info: Info, input: RequestQuoteInput) -> QuoteRequestPayload:
+async def request_quote(info: Info, input: RequestQuoteInput) -> RequestQuotePayload:
     return await mutate(
         info,
-        QuoteRequestPayload,
+        RequestQuotePayload,
         QuoteRequest.from_model,
         lambda actor: quotes.request_quote(
             actor=actor,
@@ -61,10 +68,10 @@ async def request_quote(info: Info, input: RequestQuoteInput) -> QuoteRequestPay
     )
 
 
-async def fulfil_quote(info: Info, input: FulfilQuoteInput) -> QuoteRequestPayload:
+async def fulfil_quote(info: Info, input: FulfilQuoteInput) -> FulfilQuotePayload:
     return await mutate(
         info,
-        QuoteRequestPayload,
+        FulfilQuotePayload,
         QuoteRequest.from_model,
         lambda actor: quotes.fulfil_quote(
             actor=actor,
@@ -74,10 +81,10 @@ async def fulfil_quote(info: Info, input: FulfilQuoteInput) -> QuoteRequestPaylo
     )
 
 
-async def cancel_quote(info: Info, input: CancelQuoteInput) -> QuoteRequestPayload:
+async def cancel_quote(info: Info, input: CancelQuoteInput) -> CancelQuotePayload:
     return await mutate(
         info,
-        QuoteRequestPayload,
+        CancelQuotePayload,
         QuoteRequest.from_model,
         lambda actor: quotes.cancel_quote(
             actor=actor,
@@ -87,24 +94,24 @@ async def cancel_quote(info: Info, input: CancelQuoteInput) -> QuoteRequestPaylo
     )
 
 
-async def extend_lot(info: Info, input: ExtendLotInput) -> LotPayload:
+async def extend_lot(info: Info, input: ExtendLotInput) -> ExtendLotPayload:
     return await mutate(
         info,
-        LotPayload,
+        ExtendLotPayload,
         Lot.from_model,
         lambda actor: support.extend_lot(
             actor=actor,
-            lot_id=from_global_id(input.lot_id, "lotId", "Lot"),
+            lot_id=from_global_id(input.id, "id", "Lot"),
             expires_at=input.expires_at,
             reason=input.reason,
         ),
     )
 
 
-async def reverse_redemption(info: Info, input: ReverseRedemptionInput) -> RedemptionPayload:
+async def reverse_redemption(info: Info, input: ReverseRedemptionInput) -> ReverseRedemptionPayload:
     return await mutate(
         info,
-        RedemptionPayload,
+        ReverseRedemptionPayload,
         Redemption.from_model,
         lambda actor: support.reverse_redemption(
             actor=actor,
@@ -114,10 +121,10 @@ async def reverse_redemption(info: Info, input: ReverseRedemptionInput) -> Redem
     )
 
 
-async def adjust_credits(info: Info, input: AdjustCreditsInput) -> AccountPayload:
+async def adjust_credits(info: Info, input: AdjustCreditsInput) -> AdjustCreditsPayload:
     return await mutate(
         info,
-        AccountPayload,
+        AdjustCreditsPayload,
         Account.from_model,
         lambda actor: support.adjust_credits(
             actor=actor,

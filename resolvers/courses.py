@@ -5,8 +5,11 @@ from __future__ import annotations
 from graph.connections import Connection, page_request
 from graph.context import Info
 from graph.ids import from_global_id
-from graph.inputs import CourseInput, CourseRefInput
-from graph.payloads import CoursePayload
+from graph.inputs import DeactivateCourseInput, UpsertCourseInput
+from graph.payloads import (
+    DeactivateCoursePayload,
+    UpsertCoursePayload,
+)
 from graph.types import Course
 from ledger import courses
 from resolvers.common import mutate, query_page
@@ -31,10 +34,10 @@ async def list_courses(
     )
 
 
-async def upsert_course(info: Info, input: CourseInput) -> CoursePayload:
+async def upsert_course(info: Info, input: UpsertCourseInput) -> UpsertCoursePayload:
     return await mutate(
         info,
-        CoursePayload,
+        UpsertCoursePayload,
         Course.from_model,
         lambda actor: courses.upsert_course(
             actor=actor,
@@ -46,10 +49,10 @@ async def upsert_course(info: Info, input: CourseInput) -> CoursePayload:
     )
 
 
-async def deactivate_course(info: Info, input: CourseRefInput) -> CoursePayload:
+async def deactivate_course(info: Info, input: DeactivateCourseInput) -> DeactivateCoursePayload:
     return await mutate(
         info,
-        CoursePayload,
+        DeactivateCoursePayload,
         Course.from_model,
         lambda actor: courses.set_course_active(
             actor=actor, course_id=from_global_id(input.id, "id", "Course"), active=False

@@ -8,7 +8,9 @@ from graph.connections import Connection, page_request
 from graph.context import Info
 from graph.enums import LotStatus
 from graph.inputs import PurchaseCreditsInput
-from graph.payloads import PurchasePayload
+from graph.payloads import (
+    PurchaseCreditsPayload,
+)
 from graph.types import Balance, Lot, PriceQuote, PriceSuggestion, Purchase, Transaction
 from ledger import balances, history, pricing, purchases
 from ledger.errors import LedgerError
@@ -25,10 +27,10 @@ async def price_quote(info: Info, credits: int, promo_code: str | None = None) -
     return PriceQuote.copied_from(quote, suggestion=suggestion)
 
 
-async def purchase_credits(info: Info, input: PurchaseCreditsInput) -> PurchasePayload:
+async def purchase_credits(info: Info, input: PurchaseCreditsInput) -> PurchaseCreditsPayload:
     return await mutate(
         info,
-        PurchasePayload,
+        PurchaseCreditsPayload,
         Purchase.from_model,
         lambda actor: purchases.purchase_credits(
             actor=actor,

@@ -74,5 +74,3 @@ async def nodes(info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
         return [await _read(actor, type_name, pk) for type_name, pk in parsed]
 
     return await run_query(info, call)
-
-

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import strawberry
 
 from graph.connections import Connection, page_request
@@ -9,22 +11,28 @@ from graph.context import Info
 from graph.enums import RedemptionStatus
 from graph.ids import from_global_id
 from graph.inputs import (
+    ApproveRedemptionsInput,
+    CancelRedemptionInput,
     DenyRedemptionsInput,
     RedeemCreditsInput,
-    RedemptionIdInput,
-    RedemptionIdsInput,
 )
-from graph.payloads import RedemptionPayload, RedemptionsPayload
+from graph.payloads import (
+    ApproveRedemptionsPayload,
+    CancelRedemptionPayload,
+    DecisionsPayload,
+    DenyRedemptionsPayload,
+    RedeemCreditsPayload,
+)
 from graph.types import Redemption
 from ledger import redemptions
 from ledger.errors import InvalidInput
 from resolvers.common import actor_of, mutate, parse_id, query_page, user_errors
 
 
-async def redeem_credits(info: Info, input: RedeemCreditsInput) -> RedemptionPayload:
+async def redeem_credits(info: Info, input: RedeemCreditsInput) -> RedeemCreditsPayload:
     return await mutate(
         info,
-        RedemptionPayload,
+        RedeemCreditsPayload,
         Redemption.from_model,
         lambda actor: redemptions.redeem_credits(
             actor=actor,
@@ -36,9 +44,16 @@ async def redeem_credits(info: Info, input: RedeemCreditsInput) -> RedemptionPay
     )
 
 
+D = TypeVar("D", bound=DecisionsPayload)
+
+
 async def _decide(
-    info: Info, ids: list[strawberry.ID], approve: bool, reason: str | None
-) -> RedemptionsPayload:
+    info: Info,
+    payload: type[D],
+    ids: list[strawberry.ID],
+    approve: bool,
+    reason: str | None,
+) -> D:
     actor = await actor_of(info)
     try:
         parsed = [from_global_id(value, "ids", "Redemption") for value in ids]
@@ -46,26 +61,30 @@ async def _decide(
             actor=actor, ids=parsed, approve=approve, reason=reason
         )
     except InvalidInput as exc:
-        return RedemptionsPayload(redemptions=[], total_credits=0, errors=user_errors(exc))
-    return RedemptionsPayload(
+        return payload(redemptions=[], total_credits=0, errors=user_errors(exc))
+    return payload(
         redemptions=[Redemption.from_model(r) for r in decisions.redemptions],
         total_credits=decisions.total_credits,
         errors=[error for exc in decisions.errors for error in user_errors(exc)],
     )
 
 
-async def approve_redemptions(info: Info, input: RedemptionIdsInput) -> RedemptionsPayload:
-    return await _decide(info, input.ids, approve=True, reason=None)
+async def approve_redemptions(
+    info: Info, input: ApproveRedemptionsInput
+) -> ApproveRedemptionsPayload:
+    return await _decide(info, ApproveRedemptionsPayload, input.ids, approve=True, reason=None)
 
 
-async def deny_redemptions(info: Info, input: DenyRedemptionsInput) -> RedemptionsPayload:
-    return await _decide(info, input.ids, approve=False, reason=input.reason)
+async def deny_redemptions(info: Info, input: DenyRedemptionsInput) -> DenyRedemptionsPayload:
+    return await _decide(
+        info, DenyRedemptionsPayload, input.ids, approve=False, reason=input.reason
+    )
 
 
-async def cancel_redemption(info: Info, input: RedemptionIdInput) -> RedemptionPayload:
+async def cancel_redemption(info: Info, input: CancelRedemptionInput) -> CancelRedemptionPayload:
     return await mutate(
         info,
-        RedemptionPayload,
+        CancelRedemptionPayload,
         Redemption.from_model,
         lambda actor: redemptions.cancel_redemption(
             actor=actor, redemption_id=from_global_id(input.id, "id", "Redemption")

@@ -19,15 +19,6 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from graph.connections import Connection
-from graph.payloads import (
-    AccountPayload,
-    CoursePayload,
-    LotPayload,
-    PurchasePayload,
-    QuoteRequestPayload,
-    RedemptionPayload,
-    RedemptionsPayload,
-)
 from graph.types import Account as AccountType
 from graph.types import (
     AuditEvent,
@@ -74,32 +65,171 @@ class Query:
     export_link: ExportLink = strawberry.field(resolver=office.export_link)
 
 
-@strawberry.type
+def _errors(what: str, codes: str) -> str:
+    return f"{what}\n\nPayload error codes: {codes}."
+
+
+@strawberry.type(
+    description=(
+        "Every change: each takes one input and answers one payload whose `errors` list what was "
+        "refused."
+    )
+)
 class Mutation:
-    create_account: AccountPayload = strawberry.mutation(resolver=accounts.create_account)
-    update_account: AccountPayload = strawberry.mutation(resolver=accounts.update_account)
-    add_account_owner: AccountPayload = strawberry.mutation(resolver=accounts.add_account_owner)
-    remove_account_owner: AccountPayload = strawberry.mutation(
-        resolver=accounts.remove_account_owner
+    create_account = strawberry.mutation(
+        resolver=accounts.create_account,
+        description=_errors(
+            (
+                "Create an account owned by the caller, with its redemption code. A user owns at "
+                "most one account."
+            ),
+            "INVALID_INPUT, ALREADY_OWNS_ACCOUNT",
+        ),
     )
-    rotate_redemption_code: AccountPayload = strawberry.mutation(
-        resolver=accounts.rotate_redemption_code
+    update_account = strawberry.mutation(
+        resolver=accounts.update_account,
+        description=_errors(
+            (
+                "Rename the account, change how requests are approved, or set the limit approved "
+                "at once."
+            ),
+            "INVALID_INPUT, NOT_FOUND",
+        ),
     )
-    purchase_credits: PurchasePayload = strawberry.mutation(resolver=credits.purchase_credits)
-    redeem_credits: RedemptionPayload = strawberry.mutation(resolver=redeeming.redeem_credits)
-    approve_redemptions: RedemptionsPayload = strawberry.mutation(
-        resolver=redeeming.approve_redemptions
+    add_account_owner = strawberry.mutation(
+        resolver=accounts.add_account_owner,
+        description=_errors(
+            (
+                "Make someone an owner by email: listed, counted and emailed at once, linked when "
+                "they first sign in with that verified email."
+            ),
+            "INVALID_INPUT, NOT_FOUND, ALREADY_OWNS_ACCOUNT",
+        ),
     )
-    deny_redemptions: RedemptionsPayload = strawberry.mutation(resolver=redeeming.deny_redemptions)
-    cancel_redemption: RedemptionPayload = strawberry.mutation(resolver=redeeming.cancel_redemption)
-    upsert_course: CoursePayload = strawberry.mutation(resolver=catalogue.upsert_course)
-    deactivate_course: CoursePayload = strawberry.mutation(resolver=catalogue.deactivate_course)
-    request_quote: QuoteRequestPayload = strawberry.mutation(resolver=office.request_quote)
-    cancel_quote: QuoteRequestPayload = strawberry.mutation(resolver=office.cancel_quote)
-    fulfil_quote: QuoteRequestPayload = strawberry.mutation(resolver=office.fulfil_quote)
-    extend_lot: LotPayload = strawberry.mutation(resolver=office.extend_lot)
-    reverse_redemption: RedemptionPayload = strawberry.mutation(resolver=office.reverse_redemption)
-    adjust_credits: AccountPayload = strawberry.mutation(resolver=office.adjust_credits)
+    remove_account_owner = strawberry.mutation(
+        resolver=accounts.remove_account_owner,
+        description=_errors(
+            "Remove an owner (the creator included); the last owner cannot be removed.",
+            "INVALID_INPUT, NOT_FOUND, LAST_OWNER",
+        ),
+    )
+    rotate_redemption_code = strawberry.mutation(
+        resolver=accounts.rotate_redemption_code,
+        description=_errors(
+            (
+                "Replace the redemption code: the old one stops working at once; requests made "
+                "with it stay valid; owners are emailed."
+            ),
+            "NOT_FOUND",
+        ),
+    )
+    purchase_credits = strawberry.mutation(
+        resolver=credits.purchase_credits,
+        description=_errors(
+            (
+                "Buy credits by card; they are added as a lot expiring a year after payment. "
+                "Retried with the same idempotency key, it answers as the first time."
+            ),
+            "INVALID_INPUT, NOT_FOUND, INVALID_PROMO_CODE, PAYMENT_DECLINED, IDEMPOTENCY_CONFLICT",
+        ),
+    )
+    redeem_credits = strawberry.mutation(
+        resolver=redeeming.redeem_credits,
+        description=_errors(
+            (
+                "A learner pays for a course with the account's code: approved at once (AUTOMATIC,"
+                " or MANUAL within the limit) when the balance covers it, else pending an owner's "
+                "decision."
+            ),
+            (
+                "INVALID_INPUT, INVALID_CODE, COURSE_UNAVAILABLE, INSUFFICIENT_CREDITS, "
+                "IDEMPOTENCY_CONFLICT, RATE_LIMITED"
+            ),
+        ),
+    )
+    approve_redemptions = strawberry.mutation(
+        resolver=redeeming.approve_redemptions,
+        description=_errors(
+            (
+                "Approve pending requests, oldest first; credits are drawn from the "
+                "soonest-expiring lots."
+            ),
+            "INVALID_INPUT, NOT_FOUND, NOT_PENDING, INSUFFICIENT_CREDITS (per id)",
+        ),
+    )
+    deny_redemptions = strawberry.mutation(
+        resolver=redeeming.deny_redemptions,
+        description=_errors(
+            "Deny pending requests; the learners are emailed the reason.",
+            "INVALID_INPUT, NOT_FOUND, NOT_PENDING (per id)",
+        ),
+    )
+    cancel_redemption = strawberry.mutation(
+        resolver=redeeming.cancel_redemption,
+        description=_errors(
+            "The learner withdraws their own pending request.",
+            "INVALID_INPUT, NOT_FOUND, NOT_PENDING",
+        ),
+    )
+    upsert_course = strawberry.mutation(
+        resolver=catalogue.upsert_course,
+        description=_errors(
+            "Support: add a course to the catalogue or change it, by SKU.",
+            "INVALID_INPUT, FORBIDDEN",
+        ),
+    )
+    deactivate_course = strawberry.mutation(
+        resolver=catalogue.deactivate_course,
+        description=_errors(
+            "Support: withdraw a course; learners can no longer redeem for it.",
+            "INVALID_INPUT, NOT_FOUND, FORBIDDEN",
+        ),
+    )
+    request_quote = strawberry.mutation(
+        resolver=office.request_quote,
+        description=_errors(
+            "Ask support for an invoice quote; the support mailbox is emailed.",
+            "INVALID_INPUT, NOT_FOUND, INVALID_PROMO_CODE",
+        ),
+    )
+    cancel_quote = strawberry.mutation(
+        resolver=office.cancel_quote,
+        description=_errors(
+            "Cancel an open quote request (its account's owners or support).",
+            "INVALID_INPUT, NOT_FOUND, NOT_PENDING",
+        ),
+    )
+    fulfil_quote = strawberry.mutation(
+        resolver=office.fulfil_quote,
+        description=_errors(
+            "Support: mark a quote's invoice paid; its credits are added as a lot.",
+            "INVALID_INPUT, NOT_FOUND, NOT_PENDING, FORBIDDEN",
+        ),
+    )
+    extend_lot = strawberry.mutation(
+        resolver=office.extend_lot,
+        description=_errors(
+            "Support: move a lot's expiry later, with a reason (an EXTENSION entry).",
+            "INVALID_INPUT, NOT_FOUND, FORBIDDEN",
+        ),
+    )
+    reverse_redemption = strawberry.mutation(
+        resolver=office.reverse_redemption,
+        description=_errors(
+            (
+                "Support: refund an approved redemption; credits go back to their lots, and a "
+                "share whose lot has expired since is expired again."
+            ),
+            "INVALID_INPUT, NOT_FOUND, NOT_PENDING, FORBIDDEN",
+        ),
+    )
+    adjust_credits = strawberry.mutation(
+        resolver=office.adjust_credits,
+        description=_errors(
+            "Support: add credits (a new lot) or take some (in draw order), with a reason.",
+            "INVALID_INPUT, NOT_FOUND, INSUFFICIENT_CREDITS, FORBIDDEN",
+        ),
+    )
 
 
 def _is_expected(error: GraphQLError) -> bool:

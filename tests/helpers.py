@@ -113,7 +113,7 @@ mutation($input: RedeemCreditsInput!) {
 }"""
 
 UPSERT_COURSE = """
-mutation($input: CourseInput!) {
+mutation($input: UpsertCourseInput!) {
   upsertCourse(input: $input) { course { id sku title priceCredits active } errors { code field } }
 }"""
 

@@ -76,7 +76,7 @@ from auth import mint_token
 from ledger import codes, throttle
 from ledger.expiry import expire_due_lots
 from tests.conftest import FrozenClock
-from tests.helpers import asgi_app
+from tests.helpers import asgi_app, gid
 
 ROOT = Path(__file__).resolve().parent.parent
 MASKED_MESSAGE = "Unexpected error."
@@ -432,7 +432,7 @@ SEED_FULFIL = """mutation($id: ID!) { fulfilQuote(input: {id: $id, invoiceNumber
 SEED_CANCEL_QUOTE = """mutation($id: ID!) { cancelQuote(input: {id: $id, reason: "later"}) {
   quoteRequest { id } errors { code } } }"""
 SEED_EXTEND = """mutation($id: ID!, $at: DateTime!) {
-  extendLot(input: {lotId: $id, expiresAt: $at, reason: "goodwill"}) {
+  extendLot(input: {id: $id, expiresAt: $at, reason: "goodwill"}) {
     lot { id } errors { code } } }"""
 SEED_ADJUST = """mutation($account: ID!, $credits: Int!) {
   adjustCredits(input: {accountId: $account, credits: $credits, reason: "fix"}) {
@@ -587,8 +587,8 @@ FOUND_BY_FUZZING: tuple[tuple[str, str], ...] = (
     ("owner", '{ usageReport(to: "0001-01-31") { from } }'),
     (
         "support",
-        """mutation { extendLot(input: {lotId: 2, expiresAt: "9999-12-31T23:59:59-12:00",
-           reason: "goodwill"}) { lot { expiresAt } errors { code } } }""",
+        'mutation { extendLot(input: {id: "' + gid("Lot", 2) + '", expiresAt: '
+        '"9999-12-31T23:59:59-12:00", reason: "goodwill"}) { lot { expiresAt } errors { code } } }',
     ),
     ("owner", 'mutation { updateAccount(input: {name: "\\u0000x"}) { errors { code } } }'),
     ("learner", 'mutation { createAccount(input: {name: "\\u0000x"}) { errors { code } } }'),

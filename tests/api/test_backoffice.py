@@ -37,8 +37,8 @@ query($status: QuoteStatus, $accountId: ID) {
   }
 }"""
 EXTEND = """
-mutation($lotId: ID!, $expiresAt: DateTime!, $reason: String!) {
-  extendLot(input: {lotId: $lotId, expiresAt: $expiresAt, reason: $reason}) {
+mutation($id: ID!, $expiresAt: DateTime!, $reason: String!) {
+  extendLot(input: {id: $id, expiresAt: $expiresAt, reason: $reason}) {
     lot { expiresAt status } errors { code field }
   }
 }"""
@@ -119,19 +119,19 @@ async def test_extend_lot_records_an_extension_and_tells_owners(ann, support, cl
     lot_id = (await buy(ann, 300, "p"))["purchase"]["lot"]["id"]
     later = "2027-09-01T09:00:00+00:00"
     no_reason = await support.mutate(
-        "extendLot", EXTEND, {"lotId": lot_id, "expiresAt": later, "reason": " "}
+        "extendLot", EXTEND, {"id": lot_id, "expiresAt": later, "reason": " "}
     )
     assert no_reason["errors"] == [{"code": "INVALID_INPUT", "field": ["reason"]}]
     earlier = await support.mutate(
         "extendLot",
         EXTEND,
-        {"lotId": lot_id, "expiresAt": "2026-12-01T00:00:00+00:00", "reason": "x"},
+        {"id": lot_id, "expiresAt": "2026-12-01T00:00:00+00:00", "reason": "x"},
     )
     assert earlier["errors"] == [{"code": "INVALID_INPUT", "field": ["expiresAt"]}]
     done = await support.mutate(
         "extendLot",
         EXTEND,
-        {"lotId": lot_id, "expiresAt": later, "reason": "Ticket 991: training delayed"},
+        {"id": lot_id, "expiresAt": later, "reason": "Ticket 991: training delayed"},
     )
     assert done["lot"] == {"expiresAt": later, "status": "ACTIVE"}
     entry = await LedgerEntry.get(kind=EntryKind.EXTENSION)
@@ -139,7 +139,7 @@ async def test_extend_lot_records_an_extension_and_tells_owners(ann, support, cl
     assert entry.expires_at == datetime(2027, 9, 1, 9, tzinfo=UTC)
     assert await OutboxMessage.filter(kind="lot_extended").count() == 1
     owner_try = await ann.mutate(
-        "extendLot", EXTEND, {"lotId": lot_id, "expiresAt": later, "reason": "x"}
+        "extendLot", EXTEND, {"id": lot_id, "expiresAt": later, "reason": "x"}
     )
     assert owner_try["errors"][0]["code"] == "FORBIDDEN"
     clock.set(datetime(2027, 3, 2, tzinfo=UTC))  # after the original expiry, before the new one
@@ -266,6 +266,6 @@ async def test_extensions_are_bounded(ann, support):
     lot_id = (await buy(ann, 300, "p"))["purchase"]["lot"]["id"]
     for when in ["9999-12-31T23:59:59-12:00", "2040-01-01T00:00:00+00:00"]:
         payload = await support.mutate(
-            "extendLot", EXTEND, {"lotId": lot_id, "expiresAt": when, "reason": "goodwill"}
+            "extendLot", EXTEND, {"id": lot_id, "expiresAt": when, "reason": "goodwill"}
         )
         assert payload["errors"] == [{"code": "INVALID_INPUT", "field": ["expiresAt"]}]

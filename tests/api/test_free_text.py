@@ -175,7 +175,7 @@ TEXT_INPUTS = {
     ),
     "extension reason": (
         "support",
-        "mutation($v: String!, $id: ID!) { extendLot(input: {lotId: $id, "
+        "mutation($v: String!, $id: ID!) { extendLot(input: {id: $id, "
         'expiresAt: "2027-06-01T00:00:00+00:00", reason: $v}) ' + ERRORS + " }",
         {"id": "lot"},
         ["reason"],
