@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from auth import AuthError, TokenVerifier, bearer_token
+from graph.ids import from_global_id
 from ledger.actors import Actor
 from ledger.errors import ErrorCode, InvalidInput, LedgerError
 from ledger.exports import (
@@ -36,7 +37,6 @@ from ledger.exports import (
     text,
     verify_link,
 )
-from graph.ids import from_global_id
 from ledger.users import sign_in
 from models import EntryKind, RedemptionStatus, User
 
