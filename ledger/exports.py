@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -22,8 +22,8 @@ from tortoise.queryset import QuerySet
 
 from ledger import access, clock
 from ledger.actors import Actor
-from ledger.errors import Forbidden, InvalidInput
-from ledger.pages import check_date
+from ledger.errors import Forbidden
+from ledger.pages import check_days, within_days
 from models import (
     Course,
     EntryKind,
@@ -114,11 +114,7 @@ async def _batches(
 ) -> AsyncIterator[list[M]]:
     """The rows of `query` dated (by the column `dated`) within the request's days, oldest
     first, a batch at a time: each batch is a keyset query after the last id seen."""
-    if request.start:
-        query = query.filter(**{f"{dated}__gte": datetime.combine(request.start, time.min, UTC)})
-    if request.end:
-        day_after = datetime.combine(request.end + timedelta(days=1), time.min, UTC)
-        query = query.filter(**{f"{dated}__lt": day_after})
+    query = within_days(query, dated, request.start, request.end)
     after = 0
     while rows := await query.filter(id__gt=after).order_by("id").limit(BATCH):
         after = int(rows[-1].pk)
@@ -205,10 +201,7 @@ async def _redemption_batches(account_id: int, request: ExportRequest) -> AsyncI
 
 
 def _check_dates(request: ExportRequest) -> None:
-    check_date(request.start, "from")
-    check_date(request.end, "to")
-    if request.start and request.end and request.start > request.end:
-        raise InvalidInput("from must not be after to", field=["from"])
+    check_days(request.start, request.end)
 
 
 async def open_export(actor: Actor, request: ExportRequest) -> AsyncIterator[list[Row]]:

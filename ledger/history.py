@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from ledger import access, clock
 from ledger.actors import Actor
-from ledger.pages import Page, PageRequest, newest_first
-from models import LedgerEntry, Lot, LotStatus
+from ledger.pages import Page, PageRequest, check_days, newest_first, within_days
+from models import EntryKind, LedgerEntry, Lot, LotStatus
 
 
 async def list_lots(
@@ -28,7 +30,18 @@ async def list_lots(
 
 
 async def list_transactions(
-    *, actor: Actor, account_id: int | None, page: PageRequest
+    *,
+    actor: Actor,
+    account_id: int | None,
+    kind: EntryKind | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    page: PageRequest,
 ) -> Page[LedgerEntry]:
+    """The account's ledger, newest first, of one kind and between two days if asked."""
+    check_days(start, end)
     account = await access.account_for(actor, account_id)
-    return await newest_first(LedgerEntry.filter(account_id=account.id), page=page)
+    query = LedgerEntry.filter(account_id=account.id)
+    if kind is not None:
+        query = query.filter(kind=kind)
+    return await newest_first(within_days(query, "created_at", start, end), page=page)

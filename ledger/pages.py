@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Generic, TypeVar
 
 from tortoise.models import Model
@@ -48,6 +48,27 @@ def check_date(value: date | None, field: str) -> date | None:
     if value is not None and not EARLIEST <= value <= LATEST:
         raise InvalidInput(f"{field} must be between {EARLIEST} and {LATEST}", field=[field])
     return value
+
+
+def check_days(start: date | None, end: date | None) -> None:
+    """A `from`/`to` pair of days: each in range, `from` not after `to`."""
+    check_date(start, "from")
+    check_date(end, "to")
+    if start and end and start > end:
+        raise InvalidInput("from must not be after to", field=["from"])
+
+
+def within_days(
+    query: QuerySet[M], column: str, start: date | None, end: date | None
+) -> QuerySet[M]:
+    """Rows of `query` whose `column` falls on the days `start` to `end` (UTC, both
+    included; either may be open)."""
+    if start:
+        query = query.filter(**{f"{column}__gte": datetime.combine(start, time.min, UTC)})
+    if end:
+        day_after = datetime.combine(end + timedelta(days=1), time.min, UTC)
+        query = query.filter(**{f"{column}__lt": day_after})
+    return query
 
 
 def page_size(first: int | None, field: str = "first") -> int:

@@ -9,7 +9,7 @@ draw order.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from ledger import access, clock, codes, entries, outbox, throttle
 from ledger.actors import Actor
@@ -32,8 +32,8 @@ from ledger.idempotency import (
     stored_answer,
     validate_key,
 )
-from ledger.pages import Page, PageRequest, newest_first
-from ledger.text import clean_text
+from ledger.pages import Page, PageRequest, check_days, newest_first, within_days
+from ledger.text import clean_email, clean_text
 from models import (
     Account,
     ApprovalMode,
@@ -288,12 +288,21 @@ async def list_redemptions(
     actor: Actor,
     account_id: int | None,
     status: RedemptionStatus | None,
+    start: date | None = None,
+    end: date | None = None,
+    learner_email: str | None = None,
     page: PageRequest,
 ) -> Page[Redemption]:
+    """The account's redemptions, newest first, filtered by status, the days they were
+    requested on and the learner's email, if asked."""
+    check_days(start, end)
     account = await access.account_for(actor, account_id)
     query = Redemption.filter(account_id=account.id)
     if status is not None:
         query = query.filter(status=status)
+    if learner_email is not None:
+        query = query.filter(learner__email=clean_email(learner_email, "learnerEmail"))
+    query = within_days(query, "requested_at", start, end)
     return await newest_first(query, page=page, related=LISTED_WITH)
 
 

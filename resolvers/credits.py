@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Annotated
+
 import strawberry
 
 from graph.connections import Connection, page_request
 from graph.context import Info
-from graph.enums import LotStatus
+from graph.enums import LotStatus, TransactionKind
 from graph.inputs import PurchaseCreditsInput
 from graph.payloads import (
     PurchaseCreditsPayload,
@@ -78,6 +81,9 @@ async def lots(
 async def transactions(
     info: Info,
     account_id: strawberry.ID | None = None,
+    kind: TransactionKind | None = None,
+    from_: Annotated[date | None, strawberry.argument(name="from")] = None,
+    to: date | None = None,
     first: int | None = None,
     after: str | None = None,
     last: int | None = None,
@@ -89,6 +95,9 @@ async def transactions(
         lambda actor: history.list_transactions(
             actor=actor,
             account_id=parse_id(account_id, "accountId", "Account"),
+            kind=kind,
+            start=from_,
+            end=to,
             page=page_request(first, after, last, before),
         ),
     )

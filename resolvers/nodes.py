@@ -31,16 +31,25 @@ from resolvers.common import run_query
 MAX_NODES = 100
 
 Reader = Callable[[Actor, int], Awaitable[Any]]
+# Each type's rule is looked up in ledger.access when it is called, as the rules call
+# them (`access.<rule>`): bound here at import, a replaced rule (the access matrix's
+# recorder) would not be the one that decides.
 READERS: dict[str, tuple[Reader, Callable[[Any], Node]]] = {
-    "Account": (access.account_for, Account.from_model),
-    "Lot": (access.lot_for, Lot.from_model),
-    "Purchase": (access.purchase_for, Purchase.from_model),
-    "Redemption": (access.redemption_for_reader, Redemption.from_model),
-    "Course": (access.course_for, Course.from_model),
-    "Transaction": (access.entry_for, Transaction.from_model),
-    "QuoteRequest": (access.quote_for, QuoteRequest.from_model),
-    "AuditEvent": (access.audit_event_for, AuditEvent.from_model),
-    "User": (access.user_for, User.from_model),
+    "Account": (lambda actor, pk: access.account_for(actor, pk), Account.from_model),
+    "Lot": (lambda actor, pk: access.lot_for(actor, pk), Lot.from_model),
+    "Purchase": (lambda actor, pk: access.purchase_for(actor, pk), Purchase.from_model),
+    "Redemption": (
+        lambda actor, pk: access.redemption_for_reader(actor, pk),
+        Redemption.from_model,
+    ),
+    "Course": (lambda actor, pk: access.course_for(actor, pk), Course.from_model),
+    "Transaction": (lambda actor, pk: access.entry_for(actor, pk), Transaction.from_model),
+    "QuoteRequest": (lambda actor, pk: access.quote_for(actor, pk), QuoteRequest.from_model),
+    "AuditEvent": (
+        lambda actor, pk: access.audit_event_for(actor, pk),
+        AuditEvent.from_model,
+    ),
+    "User": (lambda actor, pk: access.user_for(actor, pk), User.from_model),
 }
 
 

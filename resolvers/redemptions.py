@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from datetime import date
+from typing import Annotated, TypeVar
 
 import strawberry
 
@@ -96,6 +97,9 @@ async def list_redemptions(
     info: Info,
     account_id: strawberry.ID | None = None,
     status: RedemptionStatus | None = None,
+    from_: Annotated[date | None, strawberry.argument(name="from")] = None,
+    to: date | None = None,
+    learner_email: str | None = None,
     first: int | None = None,
     after: str | None = None,
     last: int | None = None,
@@ -108,6 +112,9 @@ async def list_redemptions(
             actor=actor,
             account_id=parse_id(account_id, "accountId", "Account"),
             status=status,
+            start=from_,
+            end=to,
+            learner_email=learner_email,
             page=page_request(first, after, last, before),
         ),
     )

@@ -47,22 +47,32 @@ log = logging.getLogger("credits.graphql")
 
 @strawberry.type
 class Query:
+    """Reads. Every field but `viewer` is nullable: one that fails (no account yet, a
+    stranger's id, a missing role) answers null with its error in `errors`, and the
+    others still answer (decision 26)."""
+
     node: Node | None = strawberry.field(resolver=nodes.node)
     nodes: list[Node | None] = strawberry.field(resolver=nodes.nodes)
     viewer: Viewer = strawberry.field(resolver=accounts.viewer)
     account: AccountType | None = strawberry.field(resolver=accounts.account)
-    balance: Balance = strawberry.field(resolver=credits.balance)
-    lots: Connection[Lot] = strawberry.field(resolver=credits.lots)
-    transactions: Connection[Transaction] = strawberry.field(resolver=credits.transactions)
-    price_quote: PriceQuote = strawberry.field(resolver=credits.price_quote)
-    redemptions: Connection[Redemption] = strawberry.field(resolver=redeeming.list_redemptions)
-    my_redemptions: Connection[Redemption] = strawberry.field(resolver=redeeming.my_redemptions)
-    courses: Connection[Course] = strawberry.field(resolver=catalogue.list_courses)
-    quote_requests: Connection[QuoteRequest] = strawberry.field(resolver=office.quote_requests)
-    accounts: Connection[AccountType] = strawberry.field(resolver=office.accounts)
-    audit_log: Connection[AuditEvent] = strawberry.field(resolver=office.audit_log)
-    usage_report: UsageReport = strawberry.field(resolver=office.usage_report)
-    export_link: ExportLink = strawberry.field(resolver=office.export_link)
+    balance: Balance | None = strawberry.field(resolver=credits.balance)
+    lots: Connection[Lot] | None = strawberry.field(resolver=credits.lots)
+    transactions: Connection[Transaction] | None = strawberry.field(resolver=credits.transactions)
+    price_quote: PriceQuote | None = strawberry.field(resolver=credits.price_quote)
+    redemptions: Connection[Redemption] | None = strawberry.field(
+        resolver=redeeming.list_redemptions
+    )
+    my_redemptions: Connection[Redemption] | None = strawberry.field(
+        resolver=redeeming.my_redemptions
+    )
+    courses: Connection[Course] | None = strawberry.field(resolver=catalogue.list_courses)
+    quote_requests: Connection[QuoteRequest] | None = strawberry.field(
+        resolver=office.quote_requests
+    )
+    accounts: Connection[AccountType] | None = strawberry.field(resolver=office.accounts)
+    audit_log: Connection[AuditEvent] | None = strawberry.field(resolver=office.audit_log)
+    usage_report: UsageReport | None = strawberry.field(resolver=office.usage_report)
+    export_link: ExportLink | None = strawberry.field(resolver=office.export_link)
 
 
 def _errors(what: str, codes: str) -> str:
