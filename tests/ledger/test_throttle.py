@@ -40,7 +40,11 @@ def counter(request, monkeypatch):
     made = (
         throttle.MemoryCounter()
         if request.param == "memory"
-        else throttle.FallbackCounter(throttle.RedisCounter(os.environ["REDIS_URL"]))
+        # Generous timeouts: these tests are about the counting rules; a call slowed by a
+        # busy machine must not fall back to memory (the fallback has tests of its own).
+        else throttle.FallbackCounter(
+            throttle.RedisCounter(os.environ["REDIS_URL"], timeout=10), timeout=10
+        )
     )
     monkeypatch.setattr(throttle, "_counter", made)
     monkeypatch.setattr(throttle, "limits", lambda: LIMITS)
