@@ -17,25 +17,48 @@ T = TypeVar("T")
 R = TypeVar("R", bound=Model)
 
 
-@strawberry.type
+@strawberry.type(
+    description="Where a page lies in its list (which is newest first): the cursors to "
+    "page on from, and whether more items lie on either side."
+)
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(
+        description="Whether older items follow this page; read them with `after: "
+        "endCursor`. Paging backward (`last`), true whenever `before` was given."
+    )
+    has_previous_page: bool = strawberry.field(
+        description="Whether newer items precede this page; read them with `last` and "
+        "`before: startCursor`. Paging forward, true whenever `after` was given."
+    )
+    start_cursor: str | None = strawberry.field(
+        description="The cursor of the page's first (newest) item; null when the page is empty."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="The cursor of the page's last (oldest) item; null when the page is empty."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="One item of a page, with the cursor that marks its place.")
 class Edge(Generic[T]):
-    cursor: str
-    node: T
+    cursor: str = strawberry.field(
+        description="Opaque; pass it as `after` for the items older than this one, or as "
+        "`before` for the newer ones. Valid only for the list it came from."
+    )
+    node: T = strawberry.field(description="The item.")
 
 
-@strawberry.type
+@strawberry.type(
+    description="One page of a list, newest first (a Relay connection), with the size of "
+    "the whole list. Page forward with `first`/`after`, backward with `last`/`before`."
+)
 class Connection(Generic[T]):
-    edges: list[Edge[T]]
-    page_info: PageInfo
-    total_count: int
+    edges: list[Edge[T]] = strawberry.field(
+        description="The page's items, newest first, each with its cursor."
+    )
+    page_info: PageInfo = strawberry.field(description="Cursors and whether more pages exist.")
+    total_count: int = strawberry.field(
+        description="How many items the whole list holds with the same filters, on all pages."
+    )
 
 
 def encode_cursor(row_id: int) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from graph.context import Info
@@ -33,14 +35,28 @@ async def viewer(info: Info) -> Viewer:
     )
 
 
-async def account(info: Info, id: strawberry.ID | None = None) -> Account | None:
+async def account(
+    info: Info,
+    id: Annotated[
+        strawberry.ID | None,
+        strawberry.argument(
+            description="The account's global id; left out, the account the caller owns."
+        ),
+    ] = None,
+) -> Account | None:
     row = await run_query(
         info, lambda actor: access.account_for(actor, parse_id(id, "id", "Account"))
     )
     return Account.from_model(row)
 
 
-async def create_account(info: Info, input: CreateAccountInput) -> CreateAccountPayload:
+async def create_account(
+    info: Info,
+    input: Annotated[
+        CreateAccountInput,
+        strawberry.argument(description="The new account's name and approval settings."),
+    ],
+) -> CreateAccountPayload:
     return await mutate(
         info,
         CreateAccountPayload,
@@ -54,7 +70,13 @@ async def create_account(info: Info, input: CreateAccountInput) -> CreateAccount
     )
 
 
-async def update_account(info: Info, input: UpdateAccountInput) -> UpdateAccountPayload:
+async def update_account(
+    info: Info,
+    input: Annotated[
+        UpdateAccountInput,
+        strawberry.argument(description="The account and the settings to change."),
+    ],
+) -> UpdateAccountPayload:
     def given(value: object) -> bool:
         return value is not strawberry.UNSET
 
@@ -77,7 +99,13 @@ async def update_account(info: Info, input: UpdateAccountInput) -> UpdateAccount
     )
 
 
-async def add_account_owner(info: Info, input: AddAccountOwnerInput) -> AddAccountOwnerPayload:
+async def add_account_owner(
+    info: Info,
+    input: Annotated[
+        AddAccountOwnerInput,
+        strawberry.argument(description="The account and the new owner's email."),
+    ],
+) -> AddAccountOwnerPayload:
     return await mutate(
         info,
         AddAccountOwnerPayload,
@@ -91,7 +119,11 @@ async def add_account_owner(info: Info, input: AddAccountOwnerInput) -> AddAccou
 
 
 async def remove_account_owner(
-    info: Info, input: RemoveAccountOwnerInput
+    info: Info,
+    input: Annotated[
+        RemoveAccountOwnerInput,
+        strawberry.argument(description="The account and the owner's email."),
+    ],
 ) -> RemoveAccountOwnerPayload:
     return await mutate(
         info,
@@ -106,7 +138,11 @@ async def remove_account_owner(
 
 
 async def rotate_redemption_code(
-    info: Info, input: RotateRedemptionCodeInput | None = None
+    info: Info,
+    input: Annotated[
+        RotateRedemptionCodeInput | None,
+        strawberry.argument(description="The account; left out, the caller's own."),
+    ] = None,
 ) -> RotateRedemptionCodePayload:
     account_id = input.account_id if input else None
     return await mutate(

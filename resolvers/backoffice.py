@@ -8,6 +8,7 @@ from urllib.parse import quote as urlquote
 
 import strawberry
 
+from graph.arguments import AccountId, After, Before, First, Last, since, until
 from graph.connections import Connection, page_request
 from graph.context import Info
 from graph.enums import (
@@ -53,7 +54,13 @@ from resolvers.common import mutate, parse_id, query_page, run_query
 from settings import get_settings
 
 
-async def request_quote(info: Info, input: RequestQuoteInput) -> RequestQuotePayload:
+async def request_quote(
+    info: Info,
+    input: Annotated[
+        RequestQuoteInput,
+        strawberry.argument(description="The account, how many credits, and a note."),
+    ],
+) -> RequestQuotePayload:
     return await mutate(
         info,
         RequestQuotePayload,
@@ -68,7 +75,13 @@ async def request_quote(info: Info, input: RequestQuoteInput) -> RequestQuotePay
     )
 
 
-async def fulfil_quote(info: Info, input: FulfilQuoteInput) -> FulfilQuotePayload:
+async def fulfil_quote(
+    info: Info,
+    input: Annotated[
+        FulfilQuoteInput,
+        strawberry.argument(description="The open quote request and the invoice number."),
+    ],
+) -> FulfilQuotePayload:
     return await mutate(
         info,
         FulfilQuotePayload,
@@ -81,7 +94,12 @@ async def fulfil_quote(info: Info, input: FulfilQuoteInput) -> FulfilQuotePayloa
     )
 
 
-async def cancel_quote(info: Info, input: CancelQuoteInput) -> CancelQuotePayload:
+async def cancel_quote(
+    info: Info,
+    input: Annotated[
+        CancelQuoteInput, strawberry.argument(description="The open quote request and why.")
+    ],
+) -> CancelQuotePayload:
     return await mutate(
         info,
         CancelQuotePayload,
@@ -94,7 +112,12 @@ async def cancel_quote(info: Info, input: CancelQuoteInput) -> CancelQuotePayloa
     )
 
 
-async def extend_lot(info: Info, input: ExtendLotInput) -> ExtendLotPayload:
+async def extend_lot(
+    info: Info,
+    input: Annotated[
+        ExtendLotInput, strawberry.argument(description="The lot, its new expiry and why.")
+    ],
+) -> ExtendLotPayload:
     return await mutate(
         info,
         ExtendLotPayload,
@@ -108,7 +131,12 @@ async def extend_lot(info: Info, input: ExtendLotInput) -> ExtendLotPayload:
     )
 
 
-async def reverse_redemption(info: Info, input: ReverseRedemptionInput) -> ReverseRedemptionPayload:
+async def reverse_redemption(
+    info: Info,
+    input: Annotated[
+        ReverseRedemptionInput, strawberry.argument(description="The approved redemption and why.")
+    ],
+) -> ReverseRedemptionPayload:
     return await mutate(
         info,
         ReverseRedemptionPayload,
@@ -121,7 +149,13 @@ async def reverse_redemption(info: Info, input: ReverseRedemptionInput) -> Rever
     )
 
 
-async def adjust_credits(info: Info, input: AdjustCreditsInput) -> AdjustCreditsPayload:
+async def adjust_credits(
+    info: Info,
+    input: Annotated[
+        AdjustCreditsInput,
+        strawberry.argument(description="The account, the signed credits and why."),
+    ],
+) -> AdjustCreditsPayload:
     return await mutate(
         info,
         AdjustCreditsPayload,
@@ -137,12 +171,21 @@ async def adjust_credits(info: Info, input: AdjustCreditsInput) -> AdjustCredits
 
 async def quote_requests(
     info: Info,
-    account_id: strawberry.ID | None = None,
-    status: QuoteStatus | None = None,
-    first: int | None = None,
-    after: str | None = None,
-    last: int | None = None,
-    before: str | None = None,
+    account_id: Annotated[
+        strawberry.ID | None,
+        strawberry.argument(
+            description="Only this account's requests (an `Account.id`). Left out: support "
+            "staff see every account's, owners their own."
+        ),
+    ] = None,
+    status: Annotated[
+        QuoteStatus | None,
+        strawberry.argument(description="Only requests in this state; all when left out."),
+    ] = None,
+    first: First = None,
+    after: After = None,
+    last: Last = None,
+    before: Before = None,
 ) -> Connection[QuoteRequest]:
     return await query_page(
         info,
@@ -158,11 +201,17 @@ async def quote_requests(
 
 async def accounts(
     info: Info,
-    search: str | None = None,
-    first: int | None = None,
-    after: str | None = None,
-    last: int | None = None,
-    before: str | None = None,
+    search: Annotated[
+        str | None,
+        strawberry.argument(
+            description="Only accounts whose name or an owner's email contains this text, "
+            "in any case (at most 200 characters); all when left out or blank."
+        ),
+    ] = None,
+    first: First = None,
+    after: After = None,
+    last: Last = None,
+    before: Before = None,
 ) -> Connection[Account]:
     return await query_page(
         info,
@@ -177,11 +226,11 @@ async def accounts(
 
 async def audit_log(
     info: Info,
-    account_id: strawberry.ID | None = None,
-    first: int | None = None,
-    after: str | None = None,
-    last: int | None = None,
-    before: str | None = None,
+    account_id: AccountId = None,
+    first: First = None,
+    after: After = None,
+    last: Last = None,
+    before: Before = None,
 ) -> Connection[AuditEvent]:
     return await query_page(
         info,
@@ -196,9 +245,21 @@ async def audit_log(
 
 async def usage_report(
     info: Info,
-    account_id: strawberry.ID | None = None,
-    from_: Annotated[date | None, strawberry.argument(name="from")] = None,
-    to: date | None = None,
+    account_id: AccountId = None,
+    from_: Annotated[
+        date | None,
+        strawberry.argument(
+            name="from",
+            description="The period's first day (UTC, included); left out, the first day of "
+            "the month a year before `to`'s. The period spans at most 36 calendar months.",
+        ),
+    ] = None,
+    to: Annotated[
+        date | None,
+        strawberry.argument(
+            description="The period's last day (UTC, included); left out, today (UTC)."
+        ),
+    ] = None,
 ) -> UsageReport:
     report = await run_query(
         info,
@@ -227,13 +288,31 @@ async def usage_report(
 
 async def export_link(
     info: Info,
-    dataset: ExportDataset,
-    format: ExportFormat,
-    account_id: strawberry.ID | None = None,
-    from_: Annotated[date | None, strawberry.argument(name="from")] = None,
-    to: date | None = None,
-    kind: TransactionKind | None = None,
-    status: RedemptionStatus | None = None,
+    dataset: Annotated[ExportDataset, strawberry.argument(description="What to export.")],
+    format: Annotated[ExportFormat, strawberry.argument(description="The file format.")],
+    account_id: AccountId = None,
+    from_: Annotated[
+        date | None,
+        strawberry.argument(
+            name="from", description=since("transactions recorded, or requests made,")
+        ),
+    ] = None,
+    to: Annotated[
+        date | None,
+        strawberry.argument(description=until("transactions recorded, or requests made,")),
+    ] = None,
+    kind: Annotated[
+        TransactionKind | None,
+        strawberry.argument(
+            description="TRANSACTIONS only: only entries of this kind (ignored for REDEMPTIONS)."
+        ),
+    ] = None,
+    status: Annotated[
+        RedemptionStatus | None,
+        strawberry.argument(
+            description="REDEMPTIONS only: only requests in this state (ignored for TRANSACTIONS)."
+        ),
+    ] = None,
 ) -> ExportLink:
     """A short-lived link a browser can download the export from, without a header."""
     token, expires = await run_query(

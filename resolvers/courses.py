@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import strawberry
+
+from graph.arguments import After, Before, First, Last
 from graph.connections import Connection, page_request
 from graph.context import Info
 from graph.ids import from_global_id
@@ -17,11 +22,16 @@ from resolvers.common import mutate, query_page
 
 async def list_courses(
     info: Info,
-    first: int | None = None,
-    after: str | None = None,
-    last: int | None = None,
-    before: str | None = None,
-    include_inactive: bool = False,
+    first: First = None,
+    after: After = None,
+    last: Last = None,
+    before: Before = None,
+    include_inactive: Annotated[
+        bool,
+        strawberry.argument(
+            description="Support staff: also list withdrawn courses. Ignored for anyone else."
+        ),
+    ] = False,
 ) -> Connection[Course]:
     return await query_page(
         info,
@@ -34,7 +44,13 @@ async def list_courses(
     )
 
 
-async def upsert_course(info: Info, input: UpsertCourseInput) -> UpsertCoursePayload:
+async def upsert_course(
+    info: Info,
+    input: Annotated[
+        UpsertCourseInput,
+        strawberry.argument(description="The course, keyed by its SKU."),
+    ],
+) -> UpsertCoursePayload:
     return await mutate(
         info,
         UpsertCoursePayload,
@@ -49,7 +65,13 @@ async def upsert_course(info: Info, input: UpsertCourseInput) -> UpsertCoursePay
     )
 
 
-async def deactivate_course(info: Info, input: DeactivateCourseInput) -> DeactivateCoursePayload:
+async def deactivate_course(
+    info: Info,
+    input: Annotated[
+        DeactivateCourseInput,
+        strawberry.argument(description="The course to withdraw."),
+    ],
+) -> DeactivateCoursePayload:
     return await mutate(
         info,
         DeactivateCoursePayload,

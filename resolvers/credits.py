@@ -7,6 +7,7 @@ from typing import Annotated
 
 import strawberry
 
+from graph.arguments import AccountId, After, Before, First, Last, since, until
 from graph.connections import Connection, page_request
 from graph.context import Info
 from graph.enums import LotStatus, TransactionKind
@@ -20,7 +21,19 @@ from ledger.errors import LedgerError
 from resolvers.common import actor_of, mutate, parse_id, query_error, query_page, run_query
 
 
-async def price_quote(info: Info, credits: int, promo_code: str | None = None) -> PriceQuote:
+async def price_quote(
+    info: Info,
+    credits: Annotated[
+        int, strawberry.argument(description="How many credits to price: 1 to 10,000,000.")
+    ],
+    promo_code: Annotated[
+        str | None,
+        strawberry.argument(
+            description="A promo code, in any case (e.g. `twentyoffTC`); an unknown one, or "
+            "one that does not apply to this many credits, is INVALID_PROMO_CODE."
+        ),
+    ] = None,
+) -> PriceQuote:
     await actor_of(info)
     try:
         quote = pricing.quote(credits, promo_code)
@@ -30,7 +43,15 @@ async def price_quote(info: Info, credits: int, promo_code: str | None = None) -
     return PriceQuote.copied_from(quote, suggestion=suggestion)
 
 
-async def purchase_credits(info: Info, input: PurchaseCreditsInput) -> PurchaseCreditsPayload:
+async def purchase_credits(
+    info: Info,
+    input: Annotated[
+        PurchaseCreditsInput,
+        strawberry.argument(
+            description="The account, how many credits, how to pay, and the idempotency key."
+        ),
+    ],
+) -> PurchaseCreditsPayload:
     return await mutate(
         info,
         PurchaseCreditsPayload,
@@ -47,7 +68,7 @@ async def purchase_credits(info: Info, input: PurchaseCreditsInput) -> PurchaseC
     )
 
 
-async def balance(info: Info, account_id: strawberry.ID | None = None) -> Balance:
+async def balance(info: Info, account_id: AccountId = None) -> Balance:
     value = await run_query(
         info,
         lambda actor: balances.balance(
@@ -59,12 +80,15 @@ async def balance(info: Info, account_id: strawberry.ID | None = None) -> Balanc
 
 async def lots(
     info: Info,
-    account_id: strawberry.ID | None = None,
-    status: LotStatus | None = None,
-    first: int | None = None,
-    after: str | None = None,
-    last: int | None = None,
-    before: str | None = None,
+    account_id: AccountId = None,
+    status: Annotated[
+        LotStatus | None,
+        strawberry.argument(description="Only lots in this state now; all when left out."),
+    ] = None,
+    first: First = None,
+    after: After = None,
+    last: Last = None,
+    before: Before = None,
 ) -> Connection[Lot]:
     return await query_page(
         info,
@@ -80,14 +104,19 @@ async def lots(
 
 async def transactions(
     info: Info,
-    account_id: strawberry.ID | None = None,
-    kind: TransactionKind | None = None,
-    from_: Annotated[date | None, strawberry.argument(name="from")] = None,
-    to: date | None = None,
-    first: int | None = None,
-    after: str | None = None,
-    last: int | None = None,
-    before: str | None = None,
+    account_id: AccountId = None,
+    kind: Annotated[
+        TransactionKind | None,
+        strawberry.argument(description="Only entries of this kind; all when left out."),
+    ] = None,
+    from_: Annotated[
+        date | None, strawberry.argument(name="from", description=since("entries recorded"))
+    ] = None,
+    to: Annotated[date | None, strawberry.argument(description=until("entries recorded"))] = None,
+    first: First = None,
+    after: After = None,
+    last: Last = None,
+    before: Before = None,
 ) -> Connection[Transaction]:
     return await query_page(
         info,

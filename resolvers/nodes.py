@@ -5,7 +5,7 @@ one that does not exist; an id that is not one of ours is INVALID_INPUT."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -68,14 +68,25 @@ async def _read(actor: Actor, type_name: str, pk: int) -> Node | None:
         return None
 
 
-async def node(info: Info, id: strawberry.ID) -> Node | None:
+async def node(
+    info: Info,
+    id: Annotated[
+        strawberry.ID, strawberry.argument(description="Any object's global id (`Node.id`).")
+    ],
+) -> Node | None:
     async def call(actor: Actor) -> Node | None:
         return await _read(actor, *_parse(id, "id"))
 
     return await run_query(info, call)
 
 
-async def nodes(info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+async def nodes(
+    info: Info,
+    ids: Annotated[
+        list[strawberry.ID],
+        strawberry.argument(description="Global ids (`Node.id`) of any types, at most 100."),
+    ],
+) -> list[Node | None]:
     async def call(actor: Actor) -> list[Node | None]:
         if len(ids) > MAX_NODES:
             raise InvalidInput(f"at most {MAX_NODES} ids at once", field=["ids"])

@@ -7,6 +7,7 @@ from typing import Annotated, TypeVar
 
 import strawberry
 
+from graph.arguments import AccountId, After, Before, First, Last, since, until
 from graph.connections import Connection, page_request
 from graph.context import Info
 from graph.enums import RedemptionStatus
@@ -30,7 +31,15 @@ from ledger.errors import InvalidInput
 from resolvers.common import actor_of, mutate, parse_id, query_page, user_errors
 
 
-async def redeem_credits(info: Info, input: RedeemCreditsInput) -> RedeemCreditsPayload:
+async def redeem_credits(
+    info: Info,
+    input: Annotated[
+        RedeemCreditsInput,
+        strawberry.argument(
+            description="The account's redemption code, the course and the idempotency key."
+        ),
+    ],
+) -> RedeemCreditsPayload:
     return await mutate(
         info,
         RedeemCreditsPayload,
@@ -71,18 +80,34 @@ async def _decide(
 
 
 async def approve_redemptions(
-    info: Info, input: ApproveRedemptionsInput
+    info: Info,
+    input: Annotated[
+        ApproveRedemptionsInput,
+        strawberry.argument(description="The pending redemptions to approve."),
+    ],
 ) -> ApproveRedemptionsPayload:
     return await _decide(info, ApproveRedemptionsPayload, input.ids, approve=True, reason=None)
 
 
-async def deny_redemptions(info: Info, input: DenyRedemptionsInput) -> DenyRedemptionsPayload:
+async def deny_redemptions(
+    info: Info,
+    input: Annotated[
+        DenyRedemptionsInput,
+        strawberry.argument(description="The pending redemptions to deny, and why."),
+    ],
+) -> DenyRedemptionsPayload:
     return await _decide(
         info, DenyRedemptionsPayload, input.ids, approve=False, reason=input.reason
     )
 
 
-async def cancel_redemption(info: Info, input: CancelRedemptionInput) -> CancelRedemptionPayload:
+async def cancel_redemption(
+    info: Info,
+    input: Annotated[
+        CancelRedemptionInput,
+        strawberry.argument(description="The caller's own pending redemption."),
+    ],
+) -> CancelRedemptionPayload:
     return await mutate(
         info,
         CancelRedemptionPayload,
@@ -95,15 +120,27 @@ async def cancel_redemption(info: Info, input: CancelRedemptionInput) -> CancelR
 
 async def list_redemptions(
     info: Info,
-    account_id: strawberry.ID | None = None,
-    status: RedemptionStatus | None = None,
-    from_: Annotated[date | None, strawberry.argument(name="from")] = None,
-    to: date | None = None,
-    learner_email: str | None = None,
-    first: int | None = None,
-    after: str | None = None,
-    last: int | None = None,
-    before: str | None = None,
+    account_id: AccountId = None,
+    status: Annotated[
+        RedemptionStatus | None,
+        strawberry.argument(description="Only requests in this state; all when left out."),
+    ] = None,
+    from_: Annotated[
+        date | None,
+        strawberry.argument(name="from", description=since("requests made")),
+    ] = None,
+    to: Annotated[date | None, strawberry.argument(description=until("requests made"))] = None,
+    learner_email: Annotated[
+        str | None,
+        strawberry.argument(
+            description="Only requests by the learner with this email address (the whole "
+            "address, in any case)."
+        ),
+    ] = None,
+    first: First = None,
+    after: After = None,
+    last: Last = None,
+    before: Before = None,
 ) -> Connection[Redemption]:
     return await query_page(
         info,
@@ -122,11 +159,14 @@ async def list_redemptions(
 
 async def my_redemptions(
     info: Info,
-    status: RedemptionStatus | None = None,
-    first: int | None = None,
-    after: str | None = None,
-    last: int | None = None,
-    before: str | None = None,
+    status: Annotated[
+        RedemptionStatus | None,
+        strawberry.argument(description="Only requests in this state; all when left out."),
+    ] = None,
+    first: First = None,
+    after: After = None,
+    last: Last = None,
+    before: Before = None,
 ) -> Connection[Redemption]:
     return await query_page(
         info,

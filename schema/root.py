@@ -19,6 +19,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from graph.connections import Connection
+from graph.scalars import SCALARS
 from graph.types import Account as AccountType
 from graph.types import (
     AuditEvent,
@@ -45,34 +46,95 @@ from settings import Settings, get_settings
 log = logging.getLogger("credits.graphql")
 
 
-@strawberry.type
+OWNERS_AND_SUPPORT = "Owners: their own account (the default). Support staff: any account."
+
+
+@strawberry.type(
+    description="Reads; each needs a valid bearer token (UNAUTHENTICATED otherwise). Every "
+    "field but `viewer` is nullable: a field that fails (the caller owns no account yet, a "
+    "stranger's id, a missing role) answers null with its error in `errors`, and the other "
+    "fields still answer."
+)
 class Query:
     """Reads. Every field but `viewer` is nullable: one that fails (no account yet, a
     stranger's id, a missing role) answers null with its error in `errors`, and the
     others still answer (decision 26)."""
 
-    node: Node | None = strawberry.field(resolver=nodes.node)
-    nodes: list[Node | None] = strawberry.field(resolver=nodes.nodes)
-    viewer: Viewer = strawberry.field(resolver=accounts.viewer)
-    account: AccountType | None = strawberry.field(resolver=accounts.account)
-    balance: Balance | None = strawberry.field(resolver=credits.balance)
-    lots: Connection[Lot] | None = strawberry.field(resolver=credits.lots)
-    transactions: Connection[Transaction] | None = strawberry.field(resolver=credits.transactions)
-    price_quote: PriceQuote | None = strawberry.field(resolver=credits.price_quote)
+    node: Node | None = strawberry.field(
+        resolver=nodes.node,
+        description="Any object by its global id, under the same access rules as the lists "
+        "that show it: null when it does not exist or the caller may not see it. Anyone "
+        "signed in.",
+    )
+    nodes: list[Node | None] = strawberry.field(
+        resolver=nodes.nodes,
+        description="Several objects by global id, in the order asked: null for each one "
+        "that does not exist or the caller may not see. Anyone signed in.",
+    )
+    viewer: Viewer = strawberry.field(
+        resolver=accounts.viewer,
+        description="The caller: who they are, the account they own, whether they are "
+        "support staff. Anyone signed in; the only field never null.",
+    )
+    account: AccountType | None = strawberry.field(
+        resolver=accounts.account,
+        description=f"An account. {OWNERS_AND_SUPPORT}",
+    )
+    balance: Balance | None = strawberry.field(
+        resolver=credits.balance,
+        description=f"An account's credits now. {OWNERS_AND_SUPPORT}",
+    )
+    lots: Connection[Lot] | None = strawberry.field(
+        resolver=credits.lots,
+        description=f"An account's lots, newest first. {OWNERS_AND_SUPPORT}",
+    )
+    transactions: Connection[Transaction] | None = strawberry.field(
+        resolver=credits.transactions,
+        description="An account's ledger, newest first: every change of credits. "
+        f"{OWNERS_AND_SUPPORT}",
+    )
+    price_quote: PriceQuote | None = strawberry.field(
+        resolver=credits.price_quote,
+        description="What buying a number of credits would cost now, with any volume "
+        "discount or promo code; nothing is bought. Anyone signed in.",
+    )
     redemptions: Connection[Redemption] | None = strawberry.field(
-        resolver=redeeming.list_redemptions
+        resolver=redeeming.list_redemptions,
+        description=f"An account's redemption requests, newest first. {OWNERS_AND_SUPPORT}",
     )
     my_redemptions: Connection[Redemption] | None = strawberry.field(
-        resolver=redeeming.my_redemptions
+        resolver=redeeming.my_redemptions,
+        description="The caller's own redemption requests as a learner, from any account, "
+        "newest first. Anyone signed in.",
     )
-    courses: Connection[Course] | None = strawberry.field(resolver=catalogue.list_courses)
+    courses: Connection[Course] | None = strawberry.field(
+        resolver=catalogue.list_courses,
+        description="The course catalogue, newest first: the courses learners can redeem "
+        "(support staff may include withdrawn ones). Anyone signed in.",
+    )
     quote_requests: Connection[QuoteRequest] | None = strawberry.field(
-        resolver=office.quote_requests
+        resolver=office.quote_requests,
+        description="Requests to buy by invoice, newest first. Owners see their account's; "
+        "support staff see every account's.",
     )
-    accounts: Connection[AccountType] | None = strawberry.field(resolver=office.accounts)
-    audit_log: Connection[AuditEvent] | None = strawberry.field(resolver=office.audit_log)
-    usage_report: UsageReport | None = strawberry.field(resolver=office.usage_report)
-    export_link: ExportLink | None = strawberry.field(resolver=office.export_link)
+    accounts: Connection[AccountType] | None = strawberry.field(
+        resolver=office.accounts,
+        description="Every account, newest first. Support staff only (FORBIDDEN otherwise).",
+    )
+    audit_log: Connection[AuditEvent] | None = strawberry.field(
+        resolver=office.audit_log,
+        description=f"Who changed what on an account, newest first. {OWNERS_AND_SUPPORT}",
+    )
+    usage_report: UsageReport | None = strawberry.field(
+        resolver=office.usage_report,
+        description="An account's usage over a period: credits in and out per month, top "
+        f"learners and courses, credits expiring by month. {OWNERS_AND_SUPPORT}",
+    )
+    export_link: ExportLink | None = strawberry.field(
+        resolver=office.export_link,
+        description="A link, valid for 10 minutes, to download an account's transactions "
+        f"or redemptions as CSV or XLSX, filtered like their lists. {OWNERS_AND_SUPPORT}",
+    )
 
 
 def _errors(what: str, codes: str) -> str:
@@ -301,5 +363,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=extensions,
-        config=StrawberryConfig(disable_field_suggestions=settings.is_production),
+        config=StrawberryConfig(
+            disable_field_suggestions=settings.is_production, scalar_map=SCALARS
+        ),
     )
