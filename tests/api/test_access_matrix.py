@@ -7,6 +7,11 @@ one of them (it raised the answer's code, or left the resource out); a call it e
 to be allowed must have asked them and been let through. The root fields come from the
 schema the code builds, so a new field or a new type with an id fails here until it is
 given a row. The calls are built like the stranger walk's (tests/api/test_authorization.py).
+
+`node(id:)` and `nodes(ids:)` read objects by their global ids: one the caller may not
+see answers null, as a missing one does, not an error. Their outcome for a role is one
+entry per id asked, OK or NULL, and each must have been decided by the rule of
+ledger.access that reads objects of that type.
 """
 
 from __future__ import annotations
@@ -24,16 +29,23 @@ from ledger import access
 from ledger.errors import LedgerError
 from models import AuditEvent, Course, LedgerEntry, Lot, Ownership, Purchase, QuoteRequest
 from models import Redemption as RedemptionRow
+from models import User as UserRow
 from tests.api.test_authorization import OVERRIDES, RESOURCE_SCOPED, _takes_account, operation
-from tests.helpers import GraphQLClient, buy, create_account, pk, redeem, upsert_course
+from tests.helpers import GraphQLClient, buy, create_account, gid, pk, redeem, upsert_course
 
 ROLES = ("anonymous", "stranger", "learner", "support", "owner")
 OK = "ok"  # ledger.access was asked and let the caller through
 OPEN = "open"  # no access decision: open to every signed-in caller
 NOT_FOUND, FORBIDDEN, UNAUTHENTICATED = "NOT_FOUND", "FORBIDDEN", "UNAUTHENTICATED"
+# Read by id: ledger.access refused it (NOT_FOUND) and it answered null, as a missing one.
+NULL = "null"
+# A role's outcome: one of the above, or for a read by id one entry (OK or NULL) per id.
+Outcome = str | tuple[str, ...]
 
 
-def expect(stranger: str, learner: str, support: str, owner: str) -> dict[str, str]:
+def expect(
+    stranger: Outcome, learner: Outcome, support: Outcome, owner: Outcome
+) -> dict[str, Outcome]:
     """Every field needs a signed-in caller: anonymous is always UNAUTHENTICATED."""
     return {
         "anonymous": UNAUTHENTICATED,
@@ -49,9 +61,49 @@ BACK_OFFICE = expect(stranger=FORBIDDEN, learner=FORBIDDEN, support=OK, owner=FO
 OPEN_TO_ALL = expect(stranger=OPEN, learner=OPEN, support=OPEN, owner=OPEN)
 ASKED_BY_ALL = expect(stranger=OK, learner=OK, support=OK, owner=OK)
 
+# What `nodes(ids:)` asks for, in this order: the victim's objects of every type with a
+# global id, each with the rule of ledger.access that reads its type (resolvers/nodes.py).
+READ_BY_ID: tuple[tuple[str, str], ...] = (
+    ("accountId", "account_for"),
+    ("lotId", "lot_for"),
+    ("purchaseId", "purchase_for"),
+    ("transactionId", "entry_for"),
+    ("quoteId", "quote_for"),
+    ("auditEventId", "audit_event_for"),
+    ("ownerUserId", "user_for"),  # the victim's owner
+    ("redemptionId", "redemption_for_reader"),  # the learner's request
+    ("learnerUserId", "user_for"),  # who asked the account for credits
+    ("courseId", "course_for"),  # in the catalogue
+    ("withdrawnCourseId", "course_for"),
+)
+READ_RULES = {rule for _, rule in READ_BY_ID}
+# Which of those objects each role may read (`user_for`, `redemption_for_reader`,
+# `course_for`): the rest answer null.
+EVERY_OBJECT = {key for key, _ in READ_BY_ID}
+READABLE = {
+    "stranger": {"courseId"},
+    "learner": {"redemptionId", "learnerUserId", "courseId"},
+    "support": EVERY_OBJECT,
+    "owner": EVERY_OBJECT - {"withdrawnCourseId"},
+}
+
+
+def read_by_id(keys: tuple[str, ...]) -> dict[str, Outcome]:
+    """The outcome of reading the victim's objects `keys` by id, for every role."""
+
+    def seen(role: str) -> tuple[str, ...]:
+        return tuple(OK if key in READABLE[role] else NULL for key in keys)
+
+    return expect(*(seen(role) for role in ("stranger", "learner", "support", "owner")))
+
+
+NODE_KEYS = {"Query.node": ("accountId",), "Query.nodes": tuple(k for k, _ in READ_BY_ID)}
+
 # Every root field, with what each role gets when it names the victim's account or
 # resources (the learner has requests on that account and owns none).
-ROOT_FIELDS: dict[str, dict[str, str]] = {
+ROOT_FIELDS: dict[str, dict[str, Outcome]] = {
+    "Query.node": read_by_id(NODE_KEYS["Query.node"]),  # null, not NOT_FOUND, if refused
+    "Query.nodes": read_by_id(NODE_KEYS["Query.nodes"]),
     "Query.viewer": ASKED_BY_ALL,  # the caller's own account, if any
     "Query.account": ACCOUNT_SCOPED,
     "Query.balance": ACCOUNT_SCOPED,
@@ -102,6 +154,8 @@ RESOURCES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "Query.priceQuote": lambda v: {},
     "Query.myRedemptions": lambda v: {},
     "Query.courses": lambda v: {},
+    "Query.node": lambda v: {"id": v["accountId"]},
+    "Query.nodes": lambda v: {"ids": [v[key] for key in NODE_KEYS["Query.nodes"]]},
     "Mutation.createAccount": lambda v: {},
     "Mutation.redeemCredits": lambda v: {
         "code": v["code"],
@@ -176,6 +230,41 @@ def _decided(calls: list[Call], outcome: str) -> bool:
     return left_out or any(c.error == outcome for c in calls)
 
 
+def _decided_by_id(calls: list[Call], rules: list[str], outcome: tuple[str, ...]) -> bool:
+    """Whether each object read by id was read by its type's rule, which let it through
+    (OK) or refused it (NULL), in the order asked; no other rule refused anything."""
+    reads = [c for c in calls if c.name in READ_RULES]
+    others = [c for c in calls if c.name not in READ_RULES]
+    return (
+        [c.name for c in reads] == rules
+        and all(
+            c.error == (None if seen == OK else NOT_FOUND)
+            for c, seen in zip(reads, outcome, strict=True)
+        )
+        and all(c.error is None for c in others)
+    )
+
+
+def _read_back(body: dict[str, Any], name: str, ids: list[str]) -> tuple[str, ...] | None:
+    """What a read by id answered for each id: OK (the object with that id) or NULL;
+    None if it answered an error or anything else."""
+    if body.get("errors") or not isinstance(body.get("data"), dict):
+        return None
+    answer = body["data"][name]
+    objects = answer if isinstance(answer, list) else [answer]
+    if len(objects) != len(ids):
+        return None
+    seen = []
+    for asked, found in zip(ids, objects, strict=True):
+        if found is None:
+            seen.append(NULL)
+        elif found["id"] == asked:
+            seen.append(OK)
+        else:
+            return None
+    return tuple(seen)
+
+
 def _answer(body: dict[str, Any], name: str) -> set[str]:
     """The error codes of a call: top-level ones, else the payload's."""
     codes = {e["extensions"]["code"] for e in body.get("errors") or []}
@@ -192,9 +281,9 @@ async def _world(callers: dict[str, GraphQLClient]) -> dict[str, Any]:
         callers[role] for role in ("owner", "stranger", "support", "learner")
     )
     account = await create_account(ann, name="Victim Ltd", approvalMode="MANUAL")
-    await buy(ann, 500, "v1")
+    purchase = (await buy(ann, 500, "v1"))["purchase"]
     course = await upsert_course(support, "SEC-101", "Security basics", 120)
-    await upsert_course(support, "OLD-001", "Withdrawn", 50, active=False)
+    withdrawn = await upsert_course(support, "OLD-001", "Withdrawn", 50, active=False)
     pending = await redeem(learner, account["redemptionCode"], course["id"], "r1")
     approved = await redeem(learner, account["redemptionCode"], course["id"], "r2")
     await ann.data(
@@ -206,7 +295,13 @@ async def _world(callers: dict[str, GraphQLClient]) -> dict[str, Any]:
     )
     await create_account(stranger, name="Mallory's own")
     await buy(stranger, 100, "m1")
-    lot = await Lot.get(account_id=pk(account["id"]))
+    account_id = pk(account["id"])
+    lot = await Lot.get(account_id=account_id)
+    entry = await LedgerEntry.filter(account_id=account_id).order_by("id").first()
+    event = await AuditEvent.filter(account_id=account_id).order_by("id").first()
+    assert entry is not None and event is not None
+    owner = await UserRow.get(email="ann@example.com")
+    learner_row = await UserRow.get(email="lee@example.com")
     return {
         "accountId": account["id"],
         "code": account["redemptionCode"],
@@ -215,7 +310,13 @@ async def _world(callers: dict[str, GraphQLClient]) -> dict[str, Any]:
         "courseId": course["id"],
         "courseSku": "SEC-101",
         "quoteId": quote["requestQuote"]["quoteRequest"]["id"],
-        "lotId": str(lot.id),
+        "lotId": gid("Lot", lot.id),
+        "purchaseId": purchase["id"],
+        "transactionId": gid("Transaction", entry.id),
+        "auditEventId": gid("AuditEvent", event.id),
+        "ownerUserId": gid("User", owner.id),
+        "learnerUserId": gid("User", learner_row.id),
+        "withdrawnCourseId": withdrawn["id"],
     }
 
 
@@ -269,6 +370,15 @@ async def test_every_root_field_is_decided_by_the_access_module(
                 decisions.clear()
                 body = await callers[role].post(document, variables)
                 codes = _answer(body, name)
+                if isinstance(outcome, tuple):
+                    ids = [victim[k] for k in NODE_KEYS[key]]
+                    rules = [dict(READ_BY_ID)[k] for k in NODE_KEYS[key]]
+                    if _read_back(body, name, ids) != outcome or not _decided_by_id(
+                        decisions, rules, outcome
+                    ):
+                        wrong.append(f"{key} as {role}: expected {outcome}, got {body} {decisions}")
+                    used.update(c.name for c in decisions)
+                    continue
                 if outcome in (OK, OPEN):
                     answered = not codes & {NOT_FOUND, FORBIDDEN, UNAUTHENTICATED} or (
                         root.name == "Mutation" and codes == {NOT_FOUND}
@@ -294,17 +404,18 @@ class Read:
     catalogue: bool = False
 
 
-async def _ids(model: Any, **where: Any) -> set[str]:
-    return {str(i) for i in await model.filter(**where).values_list("id", flat=True)}
+async def _ids(type_name: str, model: Any, **where: Any) -> set[str]:
+    """The API's ids of the rows of `model` that match `where`."""
+    rows = await model.filter(**where).values_list("id", flat=True)
+    return {gid(type_name, i) for i in rows}
 
 
 async def _account_ids(account_id: int) -> set[str]:
-    return {str(account_id)}
+    return {gid("Account", account_id)}
 
 
 async def _owner_ids(account_id: int) -> set[str]:
-    owners = Ownership.filter(account_id=account_id).values_list("user_id", flat=True)
-    return {str(i) for i in await owners}
+    return {gid("User", row.user_id) for row in await Ownership.filter(account_id=account_id)}
 
 
 TYPES: dict[str, Read] = {
@@ -312,31 +423,31 @@ TYPES: dict[str, Read] = {
     "User": Read("account(id: $a) { owners { id } }", _owner_ids),
     "Lot": Read(
         "lots(accountId: $a) { edges { node { id } } }",
-        lambda a: _ids(Lot, account_id=a),
+        lambda a: _ids("Lot", Lot, account_id=a),
     ),
     "Purchase": Read(
         "transactions(accountId: $a) { edges { node { p: purchase { id } } } }",
-        lambda a: _ids(Purchase, account_id=a),
+        lambda a: _ids("Purchase", Purchase, account_id=a),
     ),
     "Transaction": Read(
         "transactions(accountId: $a) { edges { node { id } } }",
-        lambda a: _ids(LedgerEntry, account_id=a),
+        lambda a: _ids("Transaction", LedgerEntry, account_id=a),
     ),
     "Redemption": Read(
         "redemptions(accountId: $a) { edges { node { id } } }",
-        lambda a: _ids(RedemptionRow, account_id=a),
+        lambda a: _ids("Redemption", RedemptionRow, account_id=a),
     ),
     "QuoteRequest": Read(
         "quoteRequests(accountId: $a) { edges { node { id } } }",
-        lambda a: _ids(QuoteRequest, account_id=a),
+        lambda a: _ids("QuoteRequest", QuoteRequest, account_id=a),
     ),
     "AuditEvent": Read(
         "auditLog(accountId: $a) { edges { node { id } } }",
-        lambda a: _ids(AuditEvent, account_id=a),
+        lambda a: _ids("AuditEvent", AuditEvent, account_id=a),
     ),
     "Course": Read(
         "courses(includeInactive: true) { edges { node { id } } }",
-        lambda a: _ids(Course),
+        lambda a: _ids("Course", Course),
         catalogue=True,
     ),
 }
@@ -356,7 +467,7 @@ async def _expected(role: str, read: Read, account_id: int) -> set[str] | str:
     if role == "anonymous":
         return UNAUTHENTICATED
     if read.catalogue and role != "support":
-        return await _ids(Course, active=True)
+        return await _ids("Course", Course, active=True)
     if role in ("owner", "support"):
         return await read.rows(account_id)
     return NOT_FOUND

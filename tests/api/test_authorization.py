@@ -2,8 +2,9 @@
 
 The walk reads the committed `schema/schema.graphql`: every root field that takes an
 account (an `accountId` argument or input field, or `account(id:)`) is called with the
-victim's account, and every root field must be classified here, so a new field that
-is not walked fails this test until someone decides what it is.
+victim's account, every field that reads objects by their global ids (`node`, `nodes`)
+is asked for each of the victim's objects, and every root field must be classified
+here, so a new field that is not walked fails this test until someone decides what it is.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from graphql import (
     GraphQLEnumType,
     GraphQLField,
     GraphQLInputObjectType,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -23,6 +25,7 @@ from graphql import (
 )
 
 from cli import SCHEMA_FILE
+from graph.ids import split_global_id
 from models import (
     Account,
     AuditEvent,
@@ -34,7 +37,8 @@ from models import (
     QuoteRequest,
     Redemption,
 )
-from tests.helpers import buy, create_account, redeem, upsert_course
+from models import User as UserRow
+from tests.helpers import buy, create_account, gid, pk, redeem, upsert_course
 
 # Root fields that act on no account, or only on the caller's own.
 NOT_ACCOUNT_SCOPED = {
@@ -56,7 +60,7 @@ RESOURCE_SCOPED: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "Mutation.cancelQuote": lambda v: {"id": v["quoteId"], "reason": "no"},
     "Mutation.fulfilQuote": lambda v: {"id": v["quoteId"], "invoiceNumber": "INV-1"},
     "Mutation.extendLot": lambda v: {
-        "lotId": v["lotId"],
+        "id": v["lotId"],
         "expiresAt": "2030-01-01T00:00:00+00:00",
         "reason": "x",
     },
@@ -64,6 +68,10 @@ RESOURCE_SCOPED: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "Query.accounts": lambda v: {"search": "Victim"},
 }
 DENIED = {"NOT_FOUND", "FORBIDDEN"}
+# Root fields that read any object by its global id. An object the caller may not see
+# answers null, exactly like a row that does not exist: the walk asks for each of the
+# victim's objects and expects what a well-formed id of a missing row answers.
+BY_ID = {"Query.node": "id", "Query.nodes": "ids"}
 
 
 def _unwrap(t: Any) -> Any:
@@ -111,6 +119,8 @@ def _selection(field: GraphQLField) -> str:
         return "{ __typename errors { code } }"
     if isinstance(base, GraphQLObjectType):
         return "{ __typename }"
+    if isinstance(base, GraphQLInterfaceType):
+        return "{ __typename id }"
     return ""
 
 
@@ -174,6 +184,29 @@ async def _snapshot() -> list[Any]:
     ]
 
 
+async def _victims_objects(account_id: int, learner_email: str) -> list[str]:
+    """The global id of every object of the victim's account, its owners and its learner
+    (the catalogue's courses are everyone's)."""
+    rows: list[tuple[str, Any]] = [
+        ("Lot", Lot),
+        ("Purchase", Purchase),
+        ("Transaction", LedgerEntry),
+        ("Redemption", Redemption),
+        ("QuoteRequest", QuoteRequest),
+        ("AuditEvent", AuditEvent),
+    ]
+    ids = [gid("Account", account_id)]
+    for type_name, model in rows:
+        found = (
+            await model.filter(account_id=account_id).order_by("id").values_list("id", flat=True)
+        )
+        assert found, type_name
+        ids += [gid(type_name, row_id) for row_id in found]
+    owners = [row.user_id for row in await Ownership.filter(account_id=account_id)]
+    learner = await UserRow.get(email=learner_email)
+    return ids + [gid("User", user_id) for user_id in [*owners, learner.id]]
+
+
 async def test_a_stranger_can_read_or_change_nothing_of_another_account(
     ann, stranger, support, client_factory
 ):
@@ -201,6 +234,7 @@ async def test_a_stranger_can_read_or_change_nothing_of_another_account(
         "quoteId": quote["requestQuote"]["quoteRequest"]["id"],
         "lotId": lots["lots"]["edges"][0]["node"]["id"],
     }
+    objects = await _victims_objects(pk(account["id"]), "lee@example.com")
     before = await _snapshot()
 
     schema = build_schema(SCHEMA_FILE.read_text())
@@ -210,6 +244,10 @@ async def test_a_stranger_can_read_or_change_nothing_of_another_account(
         for name, field in root.fields.items():
             key = f"{root.name}.{name}"
             if key in NOT_ACCOUNT_SCOPED:
+                continue
+            if key in BY_ID:
+                await _read_by_id(stranger, root, name, field, victim, BY_ID[key], objects)
+                walked.append(key)
                 continue
             account_arg = _takes_account(field) or ("id" if key == "Query.account" else None)
             resources = RESOURCE_SCOPED[key](victim) if key in RESOURCE_SCOPED else {}
@@ -235,6 +273,39 @@ async def test_a_stranger_can_read_or_change_nothing_of_another_account(
     assert await _snapshot() == before
     assert "Query.balance" in walked and "Mutation.purchaseCredits" in walked
     assert "Mutation.approveRedemptions" in walked and "Query.redemptions" in walked
+    assert "Query.node" in walked and "Query.nodes" in walked
+
+
+async def _read_by_id(
+    stranger: Any,
+    root: GraphQLObjectType,
+    name: str,
+    field: GraphQLField,
+    victim: dict[str, Any],
+    arg: str,
+    objects: list[str],
+) -> None:
+    """The stranger reads each of the victim's objects by id (`node`) or all at once
+    (`nodes`): each answers null and no error, as a well-formed id of a missing row does."""
+
+    async def ask(ids: list[str]) -> dict[str, Any]:
+        value: Any = ids if arg == "ids" else ids[0]
+        document, args = operation(root, name, field, victim, {arg: value}, "")
+        return await stranger.post(document, args)
+
+    missing = [gid(_type_of(i), 999999) for i in objects]
+    if arg == "ids":
+        assert await ask(objects) == await ask(missing) == {"data": {name: [None] * len(objects)}}
+        return
+    for object_id, missing_id in zip(objects, missing, strict=True):
+        answer = await ask([object_id])
+        assert answer == await ask([missing_id]) == {"data": {name: None}}, object_id
+
+
+def _type_of(global_id: str) -> str:
+    parts = split_global_id(global_id)
+    assert parts is not None, global_id
+    return parts[0]
 
 
 async def test_support_staff_may_read_any_account(ann, support):
