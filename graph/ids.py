@@ -41,7 +41,12 @@ def from_global_id(value: object, field: str, *types: str) -> int:
     if type_name not in types:
         wanted = " or ".join(types)
         raise InvalidInput(f"{field} must be the id of a {wanted}", field=[field])
-    return require_id(key, field)
+    pk = require_id(key, field)
+    # One id per object: `Lot:02`, `Lot: 2` or a padded form would name the same row under
+    # another id, which confuses clients that cache by id.
+    if to_global_id(type_name, pk) != str(value):
+        raise InvalidInput(f"{field} is not an id from this API", field=[field])
+    return pk
 
 
 def optional_global_id(value: object | None, field: str, *types: str) -> int | None:

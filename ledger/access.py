@@ -192,17 +192,28 @@ async def course_for(actor: Actor, course_id: int) -> Course:
 
 
 async def user_for(actor: Actor, user_id: int) -> User:
-    """A person the caller may see: themselves; for support, anyone; for an owner, the
-    co-owners of their account and the learners who asked it for credits."""
+    """A person the caller may see: themselves; for support, anyone; for a learner, who
+    decided their requests; for an owner, everyone their account's data shows (co-owners,
+    learners who asked it for credits, who decided those requests, who acted on its
+    ledger or audit log). The same people the nested `User` fields answer."""
     row = await User.get_or_none(id=user_id)
     if row is None:
         raise NotFound("no such user", field=["id"])
-    if user_id == actor.user_id or actor.is_support:
-        return row
-    account_id = await owned_account_id(actor.user_id)
-    if account_id is not None and (
-        await Ownership.exists(user_id=user_id, account_id=account_id)
-        or await Redemption.exists(learner_id=user_id, account_id=account_id)
-    ):
+    if user_id == actor.user_id or actor.is_support or await _shown_to(actor, user_id):
         return row
     raise NotFound("no such user", field=["id"])
+
+
+async def _shown_to(actor: Actor, user_id: int) -> bool:
+    if await Redemption.exists(learner_id=actor.user_id, decided_by_id=user_id):
+        return True
+    account_id = await owned_account_id(actor.user_id)
+    if account_id is None:
+        return False
+    return (
+        await Ownership.exists(user_id=user_id, account_id=account_id)
+        or await Redemption.exists(learner_id=user_id, account_id=account_id)
+        or await Redemption.exists(decided_by_id=user_id, account_id=account_id)
+        or await LedgerEntry.exists(actor_id=user_id, account_id=account_id)
+        or await AuditEvent.exists(actor_id=user_id, account_id=account_id)
+    )

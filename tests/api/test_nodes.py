@@ -283,6 +283,11 @@ NOT_NODE_IDS = [
     _b64("Lot:"),
     _b64(f"Lot:{2**31}"),
     _b64("lot:1"),
+    # Another spelling of an existing object's id: one object, one id.
+    _b64("Lot:01"),
+    _b64("Lot: 1"),
+    _b64("Lot:+1"),
+    _b64("Lot:1") + "==",
 ]
 
 
@@ -340,3 +345,32 @@ async def test_at_most_a_hundred_ids_at_once(callers: dict[str, GraphQLClient]) 
     data = await ann.data(document, {"ids": [world["lot"]] * 100})
     assert data == {"nodes": [{"id": world["lot"]}] * 100}
     assert await ann.error_code(document, {"ids": [world["lot"]] * 101}) == "INVALID_INPUT"
+
+
+async def test_the_people_an_object_shows_can_be_read_by_id(
+    callers: dict[str, GraphQLClient], clock: Any
+) -> None:
+    """`node` reads the users that nested fields show: who decided a learner's request,
+    who (support staff) acted on an owner's ledger."""
+    owner, learner, support = callers["owner"], callers["learner"], callers["support"]
+    account = await create_account(owner, name="Team", approvalMode="MANUAL")
+    await buy(owner, 500, "p1")
+    course = await upsert_course(support, "SEC-101", "Security basics", 120)
+    asked = await redeem(learner, account["redemptionCode"], course["id"], "r1")
+    await owner.data(
+        "mutation($ids: [ID!]!) { approveRedemptions(input: {ids: $ids}) { totalCredits } }",
+        {"ids": [asked["redemption"]["id"]]},
+    )
+    await support.data(
+        "mutation($a: ID!) { adjustCredits(input: {accountId: $a, credits: 5, "
+        'reason: "goodwill"}) { errors { code } } }',
+        {"a": account["id"]},
+    )
+    mine = await learner.data("{ myRedemptions { edges { node { decidedBy { id } } } } }")
+    (decider,) = [e["node"]["decidedBy"]["id"] for e in mine["myRedemptions"]["edges"]]
+    ledger = await owner.data("{ transactions { edges { node { actor { id } } } } }")
+    actors = {e["node"]["actor"]["id"] for e in ledger["transactions"]["edges"]}
+    assert len(actors) == 2  # the owner, and support staff
+    for reader, person in [(learner, decider), *((owner, actor) for actor in actors)]:
+        read = await reader.data("query($id: ID!) { node(id: $id) { id } }", {"id": person})
+        assert read["node"] == {"id": person}
