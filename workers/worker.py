@@ -2,19 +2,21 @@
 
 Importing this module builds the Redis broker and declares the actors, which is what
 dramatiq's command line expects of the module it is given; nothing else imports it.
-Its `Database` middleware opens Tortoise on the worker's loop and runs the outbox relay.
+Its `AsyncDatabase` middleware opens Tortoise on the worker's loop and runs the outbox
+relay.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from typing import Any
 
 import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.middleware import AsyncIO, Middleware
+from dramatiq.middleware import AsyncIO
 from tortoise import Tortoise
 
 from settings import Settings, get_settings, tortoise_config
@@ -26,37 +28,50 @@ from workers.relay import run_relay
 log = logging.getLogger("credits.workers")
 
 
-class Database(Middleware):
-    """Opens Tortoise on the worker's event loop before any message, closes it after.
+class AsyncDatabase(AsyncIO):
+    """dramatiq's event loop thread, with Tortoise open on it for as long as any message
+    may run, and the outbox relay running beside the actors (several relays are safe:
+    they skip each other's rows).
 
-    Also runs the outbox relay on that loop, so every worker process hands committed
-    notifications to the broker (several relays are safe: they skip each other's rows).
+    Tortoise is closed only after the worker threads have finished their messages
+    (`after_worker_shutdown`, before the loop stops): closing it when shutdown begins
+    broke the deliveries still running, and a copy the SMTP server had accepted was then
+    never recorded as sent, and went out again on the retry.
     """
 
     def __init__(self, settings: Settings) -> None:
+        super().__init__()
         self.settings = settings
         self._stop: asyncio.Event | None = None
+        self._relay: concurrent.futures.Future[None] | None = None
 
     def before_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
+        super().before_worker_boot(broker, worker)  # type: ignore[no-untyped-call]
         loop_thread = get_event_loop_thread()
         if loop_thread is None:
-            raise RuntimeError("the AsyncIO middleware must come before Database")
+            raise RuntimeError("dramatiq's event loop thread did not start")
         loop_thread.run_coroutine(
             Tortoise.init(config=tortoise_config(self.settings), _enable_global_fallback=True)
         )
         stop = self._stop = loop_thread.run_coroutine(_make_event())
         dispatcher = BrokerDispatcher(self.settings, broker)
-        loop_thread.loop.call_soon_threadsafe(
-            lambda: loop_thread.loop.create_task(run_relay(dispatcher, stop, self.settings))
+        self._relay = asyncio.run_coroutine_threadsafe(
+            run_relay(dispatcher, stop, self.settings), loop_thread.loop
         )
         log.info("worker ready: database open, outbox relay running")
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
         loop_thread = get_event_loop_thread()
-        if loop_thread is None or self._stop is None:
-            return
-        loop_thread.loop.call_soon_threadsafe(self._stop.set)
-        loop_thread.run_coroutine(Tortoise.close_connections())
+        if loop_thread is not None and self._stop is not None:
+            loop_thread.loop.call_soon_threadsafe(self._stop.set)
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
+        loop_thread = get_event_loop_thread()
+        if loop_thread is not None:
+            if self._relay is not None:
+                self._relay.result(timeout=30)
+            loop_thread.run_coroutine(Tortoise.close_connections())
+        super().after_worker_shutdown(broker, worker)  # type: ignore[no-untyped-call]
 
 
 async def _make_event() -> asyncio.Event:
@@ -65,8 +80,7 @@ async def _make_event() -> asyncio.Event:
 
 def make_worker_broker(settings: Settings) -> RedisBroker:
     broker = make_broker(settings)
-    broker.add_middleware(AsyncIO())
-    broker.add_middleware(Database(settings))
+    broker.add_middleware(AsyncDatabase(settings))
     return broker
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from dataclasses import dataclass
@@ -25,11 +26,13 @@ class Received:
 
 
 class Inbox:
-    """aiosmtpd handler. Addresses in `refuse` are rejected with 550 at RCPT."""
+    """aiosmtpd handler. Addresses in `refuse` are rejected with 550 at RCPT; with a
+    `delay`, each message is kept at once but accepted (250) only that many seconds later."""
 
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.refuse: set[str] = set()
+        self.delay = 0.0
         self._lock = threading.Lock()
 
     async def handle_RCPT(
@@ -47,6 +50,8 @@ class Inbox:
             self.received.append(
                 Received(list(envelope.rcpt_tos), raw, message, session.peer)  # type: ignore[arg-type]
             )
+        if self.delay:
+            await asyncio.sleep(self.delay)
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[Received]:

@@ -23,7 +23,7 @@ from ledger.db import atomic
 from ledger.purchases import purchase_credits
 from ledger.redemptions import decide_redemptions, redeem_credits
 from ledger.users import sign_in
-from models import ApprovalMode, Course, OutboxMessage
+from models import ApprovalMode, Course, EmailDelivery, OutboxMessage
 from tests.workers.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,24 +47,7 @@ def redis_server() -> Iterator[RedisServer]:
 
 @pytest.fixture
 def worker(db, redis_server, smtp, tmp_path) -> Iterator[subprocess.Popen[bytes]]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": db,
-        "REDIS_URL": redis_server.url,
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(smtp.port),
-        "MAIL_FROM": "Training Credits <credits@credits.example>",
-        "OUTBOX_POLL_SECONDS": "0.2",
-        "MAIL_RETRY_MIN_BACKOFF_MS": "200",
-    }
-    log = (tmp_path / "worker.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli", "worker", "--processes", "1", "--threads", "2"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    process = _start_worker(_worker_env(db, redis_server, smtp), tmp_path / "worker.log")
     yield process
     process.terminate()
     try:
@@ -188,3 +171,65 @@ async def _all_delivered() -> bool:
 async def _dispatched(message_id: int) -> bool:
     row = await OutboxMessage.get(id=message_id)
     return row.dispatched_at is not None and row.delivered_at is not None
+
+
+async def test_a_worker_stopped_mid_delivery_records_what_it_sent(
+    worker, smtp, db, redis_server, tmp_path
+):
+    """SIGTERM while the SMTP server is accepting a copy: the worker finishes that message
+    and records it before closing the database, so its successor emails nobody twice."""
+    smtp.inbox.delay = 1.0
+    await _team_with_pending_redemption()
+    await _eventually(lambda: _something_received(smtp))
+    worker.terminate()
+    worker.wait(timeout=30)
+    assert worker.returncode in (0, -15)
+    recorded = {
+        (message_id, recipient)
+        for message_id, recipient in await EmailDelivery.all().values_list(
+            "message_id", "recipient"
+        )
+    }
+    received = {(_outbox_id(r), rcpt) for r in smtp.inbox.received for rcpt in r.rcpt_tos}
+    assert received and received <= recorded, received - recorded
+
+    smtp.inbox.delay = 0.0
+    successor = _start_worker(_worker_env(db, redis_server, smtp), tmp_path / "successor.log")
+    try:
+        await _eventually(lambda: _all_delivered())
+    finally:
+        successor.terminate()
+        successor.wait(timeout=30)
+    sent = [(_outbox_id(r), rcpt) for r in smtp.inbox.received for rcpt in r.rcpt_tos]
+    assert len(sent) == len(set(sent)), sorted(sent)
+
+
+async def _something_received(smtp) -> bool:
+    return bool(smtp.inbox.received)
+
+
+def _outbox_id(received) -> int:
+    return int(str(received.message["Message-ID"]).split("-")[1])
+
+
+def _worker_env(db, redis_server, smtp) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": db,
+        "REDIS_URL": redis_server.url,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "MAIL_FROM": "Training Credits <credits@credits.example>",
+        "OUTBOX_POLL_SECONDS": "0.2",
+        "MAIL_RETRY_MIN_BACKOFF_MS": "200",
+    }
+
+
+def _start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli", "worker", "--processes", "1", "--threads", "2"],
+        cwd=ROOT,
+        env=env,
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
