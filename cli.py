@@ -37,6 +37,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings.check()
     if not settings.is_production or args.migrate:
         asyncio.run(apply_migrations())
+    if args.workers > 1 and not settings.effective_database_url.startswith("postgres"):
+        raise ConfigurationError(
+            "--workers needs PostgreSQL: a SQLite file serves one process (DATABASE_URL)"
+        )
     if args.workers > 1:
         from observability import prepare_multiprocess_metrics
 

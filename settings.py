@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     mail_max_retries: int = Field(default=20, ge=0)
     # A dispatched notification with no attempt for its retry backoff plus this long was
     # lost by the broker and is handed over again; the relay looks this often.
-    outbox_redispatch_seconds: float = Field(default=300, gt=0)
+    outbox_redispatch_seconds: float = Field(default=1800, gt=0)
     outbox_sweep_seconds: float = Field(default=30, gt=0)
     # A worker killed mid-delivery holds its message this long at most (renewed while
     # sending).

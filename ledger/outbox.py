@@ -45,11 +45,12 @@ async def list_undelivered(*, limit: int) -> str:
     """What `credits outbox` prints: notifications not yet delivered, failed ones first."""
     failed = await OutboxMessage.filter(failed_at__isnull=False, delivered_at__isnull=True).count()
     waiting = await OutboxMessage.filter(failed_at__isnull=True, delivered_at__isnull=True).count()
-    rows = (
-        await OutboxMessage.filter(delivered_at__isnull=True)
-        .order_by("-failed_at", "id")
-        .limit(limit)
-    )
+    # Failed ones first (two queries: databases disagree on where NULLs sort).
+    undelivered = OutboxMessage.filter(delivered_at__isnull=True)
+    rows = [
+        *await undelivered.filter(failed_at__isnull=False).order_by("id").limit(limit),
+        *await undelivered.filter(failed_at__isnull=True).order_by("id").limit(limit),
+    ][:limit]
     lines = [
         f"{failed} failed for good, {waiting} on their way: {failed + waiting} undelivered"
         f" (showing at most {limit})"

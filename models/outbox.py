@@ -30,6 +30,9 @@ class OutboxMessage(Model):
     # Set when delivery gave up (a permanent refusal, or the retries ran out); the row
     # stays listed by `credits outbox` until `credits outbox --retry` clears it.
     failed_at = fields.DatetimeField(null=True)
+    # When a dispatched, undelivered row counts as lost by the broker: its hand-over or
+    # last failed attempt, plus the longest wait for its next try, plus a grace.
+    stale_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "outbox_message"

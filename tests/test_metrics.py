@@ -7,18 +7,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.databases import postgres_url
 from tests.live import free_port
 
 ROOT = Path(__file__).resolve().parent
 
 
-@pytest.fixture
+@contextmanager
 def two_process_server(db: str, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": db, "EMBEDDED_WORKERS": "false", "REDIS_URL": ""}
@@ -60,9 +61,27 @@ def _healthz_count(text: str) -> float:
     return 0.0
 
 
-def test_every_scrape_counts_the_requests_of_both_processes(two_process_server: str) -> None:
-    sent = 40
-    for _ in range(sent):  # a new connection each: the kernel spreads them over both
-        assert httpx.get(f"{two_process_server}/healthz").status_code == 200
-    counts = [_healthz_count(httpx.get(f"{two_process_server}/metrics").text) for _ in range(8)]
+def test_every_scrape_counts_the_requests_of_both_processes(db: str, tmp_path: Path) -> None:
+    """On PostgreSQL; on SQLite, several processes are refused (the test below)."""
+    if not postgres_url():
+        return _refused_on_sqlite(db)
+    with two_process_server(db, tmp_path) as base:
+        sent = 40
+        for _ in range(sent):  # a new connection each: the kernel spreads them over both
+            assert httpx.get(f"{base}/healthz").status_code == 200
+        counts = [_healthz_count(httpx.get(f"{base}/metrics").text) for _ in range(8)]
     assert counts == [sent] * 8
+
+
+def _refused_on_sqlite(db: str) -> None:
+    """A SQLite file serves one process: `--workers 2` on it is refused, saying why."""
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "serve", "--workers", "2"],
+        cwd=ROOT.parent,
+        env={**os.environ, "DATABASE_URL": db},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--workers needs PostgreSQL" in result.stderr

@@ -22,7 +22,9 @@ log = logging.getLogger("credits.workers")
 
 
 class Dispatcher(Protocol):
-    async def send(self, job: JobName, *args: Any) -> None: ...
+    async def send(self, job: JobName, *args: Any, attempt: int = 0) -> None:
+        """Run `job` with `args` soon; `attempt` is how many runs failed before (so a job
+        handed over again keeps its place in the retry schedule)."""
 
 
 class BrokerDispatcher:
@@ -32,13 +34,13 @@ class BrokerDispatcher:
         self.jobs = registry(settings)
         self.broker = broker or make_broker(settings)
 
-    async def send(self, job: JobName, *args: Any) -> None:
+    async def send(self, job: JobName, *args: Any, attempt: int = 0) -> None:
         message: dramatiq.Message[Any] = dramatiq.Message(
             queue_name=self.jobs[job].queue,
             actor_name=job.value,
             args=args,
             kwargs={},
-            options={},
+            options={"retries": attempt} if attempt else {},
         )
         await asyncio.to_thread(self.broker.enqueue, message)
 
@@ -58,15 +60,15 @@ class InProcessDispatcher:
         self.jobs = registry(settings)
         self.tasks: set[asyncio.Task[None]] = set()
 
-    async def send(self, job: JobName, *args: Any) -> None:
+    async def send(self, job: JobName, *args: Any, attempt: int = 0) -> None:
         task = asyncio.get_running_loop().create_task(
-            self._run(self.jobs[job], args), context=contextvars.Context()
+            self._run(self.jobs[job], args, attempt), context=contextvars.Context()
         )
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _run(self, job: Job, args: tuple[Any, ...]) -> None:
-        for attempt in range(job.max_retries + 1):
+    async def _run(self, job: Job, args: tuple[Any, ...], start: int) -> None:
+        for attempt in range(min(start, job.max_retries), job.max_retries + 1):
             try:
                 await job.run(*args, settings=self.settings)
                 return

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -44,8 +45,13 @@ class Job:
     permanent: tuple[type[Exception], ...] = ()
 
     def backoff_seconds(self, attempt: int) -> float:
-        """The wait before retry number `attempt` (0-based), as dramatiq's Retries does."""
+        """The wait before retry number `attempt` (0-based), without dramatiq's jitter."""
         return float(min(self.min_backoff_ms * 2**attempt, self.max_backoff_ms)) / 1000
+
+    def longest_wait_seconds(self, attempt: int) -> float:
+        """The longest wait before retry number `attempt`: dramatiq's jitter doubles the
+        backoff at most (and keeps it under the maximum)."""
+        return float(min(2 * self.min_backoff_ms * 2**attempt, self.max_backoff_ms)) / 1000
 
 
 async def deliver_notification(message_id: int, *, settings: Settings | None = None) -> None:
@@ -62,12 +68,25 @@ async def deliver_notification(message_id: int, *, settings: Settings | None = N
     except mail.PermanentDeliveryError as exc:
         await mark_failed(message_id, str(exc))
         raise
-    except mail.DeliveryError as exc:
+    except Exception as exc:  # a refusal, an outage, a template or database fault
         row = await OutboxMessage.get_or_none(id=message_id)
-        if row is not None and row.attempts > settings.mail_max_retries:
-            await mark_failed(message_id, str(exc))
+        if row is None:
+            raise
+        if row.attempts > settings.mail_max_retries:
+            await mark_failed(message_id, f"{type(exc).__name__}: {exc}")
             raise mail.PermanentDeliveryError(f"gave up after {row.attempts} attempts") from exc
+        await expect_retry(row, settings)
         raise
+
+
+async def expect_retry(row: OutboxMessage, settings: Settings) -> None:
+    """After a failed attempt: the row counts as lost only once its retry is overdue."""
+    job = registry(settings)[JobName.DELIVER_NOTIFICATION]
+    wait = job.longest_wait_seconds(max(row.attempts - 1, 0))
+    grace = settings.outbox_redispatch_seconds
+    await OutboxMessage.filter(id=row.id).update(
+        stale_at=clock.now() + timedelta(seconds=wait + grace)
+    )
 
 
 async def mark_failed(message_id: int, error: str) -> None:

@@ -97,9 +97,10 @@ _HOLDER_PREFIX = f"{socket.gethostname()}:{os.getpid()}"
 
 
 @asynccontextmanager
-async def _lease(message_id: int, length: timedelta) -> AsyncIterator[None]:
+async def _lease(message_id: int, length: timedelta) -> AsyncIterator[asyncio.Event]:
     """Hold the message's lease while delivering, renewing it every third of `length`:
-    a worker killed mid-delivery holds the message for at most `length`."""
+    a worker killed mid-delivery holds the message for at most `length`. Yields an event
+    set when the lease was lost (another worker took it over): stop sending then."""
     name = f"mail:outbox:{message_id}"
     holder = f"{_HOLDER_PREFIX}:{uuid.uuid4().hex}"[-128:]
     now = clock.now()
@@ -111,11 +112,12 @@ async def _lease(message_id: int, length: timedelta) -> AsyncIterator[None]:
         )
         if not taken:
             raise DeliveryBusy(f"outbox message {message_id} is being delivered") from None
+    lost = asyncio.Event()
     renewal = asyncio.get_running_loop().create_task(
-        _renew(name, holder, length), context=contextvars.Context()
+        _renew(name, holder, length, lost), context=contextvars.Context()
     )
     try:
-        yield
+        yield lost
     finally:
         renewal.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -125,7 +127,7 @@ async def _lease(message_id: int, length: timedelta) -> AsyncIterator[None]:
         )
 
 
-async def _renew(name: str, holder: str, length: timedelta) -> None:
+async def _renew(name: str, holder: str, length: timedelta, lost: asyncio.Event) -> None:
     while True:
         await asyncio.sleep(length.total_seconds() / 3)
         try:
@@ -137,6 +139,7 @@ async def _renew(name: str, holder: str, length: timedelta) -> None:
             continue
         if not kept:
             log.warning("%s was taken over by another worker", name)
+            lost.set()
             return
 
 
@@ -185,7 +188,11 @@ async def _emails_of(message: OutboxMessage, settings: Settings) -> list[Email]:
 
 
 async def _send_all(
-    message: OutboxMessage, emails: list[Email], settings: Settings, transport: Transport
+    message: OutboxMessage,
+    emails: list[Email],
+    settings: Settings,
+    transport: Transport,
+    lease_lost: asyncio.Event,
 ) -> DeliveryReport:
     report = DeliveryReport(message_id=message.id)
     done = {
@@ -204,6 +211,8 @@ async def _send_all(
         except ValueError as exc:  # an address or header the email package refuses
             failures.append((mail.recipient, SendError(f"cannot compose: {exc}", permanent=True)))
             continue
+        if lease_lost.is_set():  # the new holder sends the rest; two would email twice
+            raise DeliveryBusy(f"outbox message {message.id}: lease lost mid-delivery")
         try:
             await transport.send(composed)
         except SendError as exc:
@@ -238,7 +247,7 @@ async def deliver(
         return DeliveryReport(message_id=message_id)
     if message.delivered_at is not None:
         return DeliveryReport(message_id=message_id, already_delivered=True)
-    async with _lease(message_id, timedelta(seconds=settings.mail_lease_seconds)):
+    async with _lease(message_id, timedelta(seconds=settings.mail_lease_seconds)) as lost:
         await message.refresh_from_db(fields=["delivered_at"])
         if message.delivered_at is not None:
             return DeliveryReport(message_id=message_id, already_delivered=True)
@@ -247,7 +256,7 @@ async def deliver(
         )
         emails = await _emails_of(message, settings)
         report = await _send_all(
-            message, emails, settings, transport or transport_from_settings(settings)
+            message, emails, settings, transport or transport_from_settings(settings), lost
         )
         await OutboxMessage.filter(id=message_id).update(delivered_at=clock.now())
     log.info(

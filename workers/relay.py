@@ -14,80 +14,77 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from ledger import clock
 from ledger.db import atomic, is_postgres
 from models import OutboxMessage
-from settings import Settings
+from settings import Settings, get_settings
 from workers.dispatch import Dispatcher
-from workers.jobs import Job, JobName, registry
+from workers.jobs import JobName
 
 log = logging.getLogger("credits.relay")
 BATCH = 200
 
 
-async def _hand_over(dispatcher: Dispatcher, rows: list[OutboxMessage]) -> list[int]:
-    """Send each row's delivery job until the broker refuses; the ids it took."""
+async def _hand_over(
+    dispatcher: Dispatcher, rows: list[OutboxMessage], settings: Settings
+) -> list[int]:
+    """Send each row's delivery job until the broker refuses; the ids it took. Each row
+    taken counts as lost if nothing is heard of it for OUTBOX_REDISPATCH_SECONDS."""
     sent: list[int] = []
     for row in rows:
         try:
-            await dispatcher.send(JobName.DELIVER_NOTIFICATION, row.id)
+            await dispatcher.send(JobName.DELIVER_NOTIFICATION, row.id, attempt=row.attempts)
         except Exception as exc:  # the broker is down: keep the rest for later
             log.warning("outbox relay: broker unavailable (%s); %d rows wait", exc, len(rows))
             break
         sent.append(row.id)
     if sent:
-        await OutboxMessage.filter(id__in=sent).update(dispatched_at=clock.now())
+        now = clock.now()
+        await OutboxMessage.filter(id__in=sent).update(
+            dispatched_at=now, stale_at=now + timedelta(seconds=settings.outbox_redispatch_seconds)
+        )
     return sent
 
 
-async def relay_once(dispatcher: Dispatcher, *, batch: int = BATCH) -> int:
+async def relay_once(
+    dispatcher: Dispatcher, *, batch: int = BATCH, settings: Settings | None = None
+) -> int:
     """Dispatch up to `batch` waiting rows; answer how many went out."""
+    settings = settings or get_settings()
 
     async def claim_and_send() -> int:
         query = OutboxMessage.filter(dispatched_at__isnull=True).order_by("id").limit(batch)
         if is_postgres():
             query = query.select_for_update(skip_locked=True)
-        return len(await _hand_over(dispatcher, list(await query)))
+        return len(await _hand_over(dispatcher, list(await query), settings))
 
     return await atomic(claim_and_send)
-
-
-def is_stale(row: OutboxMessage, job: Job, *, now: datetime, grace: timedelta) -> bool:
-    """Nothing happened to a dispatched row for longer than its next retry should take."""
-    if row.dispatched_at is None:
-        return False
-    last = max(row.dispatched_at, row.last_attempt_at or row.dispatched_at)
-    waits = job.backoff_seconds(row.attempts - 1) if row.attempts else 0.0
-    backoff = timedelta(seconds=waits)
-    return last + backoff + grace < now
 
 
 async def redispatch_stale(
     dispatcher: Dispatcher, settings: Settings, *, batch: int = BATCH
 ) -> int:
-    """Hand over again rows dispatched but neither delivered nor failed for good, whose
-    last hand-over or attempt is older than their retry backoff plus
-    OUTBOX_REDISPATCH_SECONDS: the broker lost them."""
-    job = registry(settings)[JobName.DELIVER_NOTIFICATION]
-    grace = timedelta(seconds=settings.outbox_redispatch_seconds)
+    """Hand over again rows dispatched but neither delivered nor failed for good whose
+    `stale_at` has passed: nothing was heard of them for longer than their next retry can
+    take (`workers.jobs.expect_retry`) plus OUTBOX_REDISPATCH_SECONDS, so the broker lost
+    them. They keep their place in the retry schedule."""
 
     async def claim_and_send() -> int:
-        now = clock.now()
         query = (
             OutboxMessage.filter(
-                delivered_at__isnull=True, failed_at__isnull=True, dispatched_at__lt=now - grace
+                delivered_at__isnull=True, failed_at__isnull=True, stale_at__lt=clock.now()
             )
-            .order_by("id")
+            .order_by("stale_at")
             .limit(batch)
         )
         if is_postgres():
             query = query.select_for_update(skip_locked=True)
-        stale = [row for row in await query if is_stale(row, job, now=now, grace=grace)]
+        stale = list(await query)
         if stale:
             log.warning("outbox relay: %d rows were lost by the broker; sending again", len(stale))
-        return len(await _hand_over(dispatcher, stale))
+        return len(await _hand_over(dispatcher, stale, settings))
 
     return await atomic(claim_and_send)
 
@@ -98,7 +95,7 @@ async def run_relay(dispatcher: Dispatcher, stop: asyncio.Event, settings: Setti
     next_sweep = time.monotonic()
     while not stop.is_set():
         try:
-            sent = await relay_once(dispatcher)
+            sent = await relay_once(dispatcher, settings=settings)
             if time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + settings.outbox_sweep_seconds
                 await redispatch_stale(dispatcher, settings)

@@ -1,9 +1,11 @@
-"""Outbox rows that failed for good, and when delivery was last tried.
+"""Outbox rows that failed for good, and when a dispatched row counts as lost.
 
 `failed_at` keeps a given-up notification visible (and retryable) instead of silently
-dispatched forever; `last_attempt_at` lets the relay tell a row the broker lost from one
-waiting for its retry. The partial index keeps the relay's look for lost rows off the
-delivered rows that pile up.
+dispatched forever; `stale_at` tells a row the broker lost from one waiting for its retry
+(`last_attempt_at` is for people). The partial index keeps the relay's look for lost rows
+off the delivered rows that pile up. Rows the old code gave up on silently (more attempts
+than the default retries, undelivered) start out failed rather than being sent again,
+months late.
 """
 
 from tortoise import fields, migrations
@@ -24,9 +26,19 @@ class Migration(migrations.Migration):
             name="failed_at",
             field=fields.DatetimeField(null=True),
         ),
+        ops.AddField(
+            model_name="OutboxMessage",
+            name="stale_at",
+            field=fields.DatetimeField(null=True),
+        ),
         ops.RunSQL(
-            'CREATE INDEX "outbox_message_undelivered" ON "outbox_message" ("dispatched_at")'
+            'CREATE INDEX "outbox_message_undelivered" ON "outbox_message" ("stale_at")'
             " WHERE delivered_at IS NULL AND failed_at IS NULL",
             reverse_sql='DROP INDEX "outbox_message_undelivered"',
+        ),
+        ops.RunSQL(
+            'UPDATE "outbox_message" SET "failed_at" = "created_at"'
+            ' WHERE "delivered_at" IS NULL AND "attempts" > 20',
+            reverse_sql='UPDATE "outbox_message" SET "failed_at" = NULL',
         ),
     ]

@@ -277,3 +277,18 @@ async def test_a_slow_delivery_renews_its_lease_so_no_other_worker_takes_it(smtp
     report = await sending
     assert sorted(report.sent) == f.OWNERS
     assert smtp.inbox.recipients() == f.OWNERS  # nobody twice
+
+
+async def test_a_worker_that_lost_its_lease_stops_before_the_next_recipient(smtp):
+    message = await _purchase_paid()
+    settings = smtp.settings(mail_lease_seconds=1.2)
+    transport = _Blocking(settings)
+    sending = asyncio.create_task(deliver(message.id, settings=settings, transport=transport))
+    await transport.entered.wait()
+    # Another worker took the message over (this one stalled past its lease).
+    await JobLease.filter(name=f"mail:outbox:{message.id}").update(holder="elsewhere")
+    await asyncio.sleep(0.6)  # a renewal finds it gone
+    transport.release.set()
+    with pytest.raises(DeliveryBusy):
+        await sending
+    assert len(smtp.inbox.received) == 1  # the copy in flight; nobody after it

@@ -22,7 +22,7 @@ from tests.notifications import factories as f
 from tests.workers.redis_server import RedisServer
 from workers import jobs
 from workers.dispatch import BrokerDispatcher, InProcessDispatcher
-from workers.mail import PermanentDeliveryError
+from workers.mail import DeliveryError, PermanentDeliveryError
 from workers.relay import redispatch_stale, relay_once
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,9 +31,11 @@ ROOT = Path(__file__).resolve().parents[2]
 class Recorder:
     def __init__(self) -> None:
         self.sent: list[tuple[str, tuple[object, ...]]] = []
+        self.attempts: list[int] = []
 
-    async def send(self, job: jobs.JobName, *args: object) -> None:
+    async def send(self, job: jobs.JobName, *args: object, attempt: int = 0) -> None:
         self.sent.append((job.value, args))
+        self.attempts.append(attempt)
 
 
 async def _purchase_paid() -> OutboxMessage:
@@ -46,7 +48,7 @@ async def test_a_row_the_broker_lost_is_handed_over_again_after_the_grace(clock,
     settings = smtp.settings(outbox_redispatch_seconds=300)
     message = await _purchase_paid()
     lost = Recorder()
-    assert await relay_once(lost) >= 1  # taken by a broker that then lost it
+    assert await relay_once(lost, settings=settings) >= 1  # taken by a broker that lost it
 
     again = Recorder()
     clock.advance(seconds=299)
@@ -62,17 +64,24 @@ async def test_a_row_the_broker_lost_is_handed_over_again_after_the_grace(clock,
 async def test_a_row_waiting_for_its_retry_is_not_handed_over_early(clock, smtp):
     settings = smtp.settings(outbox_redispatch_seconds=300, mail_retry_min_backoff_ms=60_000)
     message = await _purchase_paid()
-    await relay_once(Recorder())
-    # Four attempts failed: the next retry is due 8 minutes after the last one.
-    await OutboxMessage.filter(id=message.id).update(attempts=4, last_attempt_at=clock())
-    clock.advance(minutes=12)
+    await relay_once(Recorder(), settings=settings)
+    await OutboxMessage.filter(id=message.id).update(attempts=3)
+    smtp.stop()  # the fourth attempt fails
+    with pytest.raises(DeliveryError):
+        await jobs.deliver_notification(message.id, settings=settings)
+    smtp.start()
+    # dramatiq waits at most twice the backoff (jitter): 2 x 60 s x 2^3 = 16 minutes; then
+    # the 5-minute grace.
+    clock.advance(minutes=20, seconds=59)
     early = Recorder()
     await redispatch_stale(early, settings)
     assert ("deliver_notification", (message.id,)) not in early.sent
-    clock.advance(minutes=1, seconds=1)
+    clock.advance(seconds=2)
     late = Recorder()
     await redispatch_stale(late, settings)
     assert ("deliver_notification", (message.id,)) in late.sent
+    # Handed over again, it keeps its place in the retry schedule.
+    assert late.attempts[late.sent.index(("deliver_notification", (message.id,)))] == 4
 
 
 async def test_a_refused_notification_is_failed_listed_counted_and_retried(clock, smtp, db):
@@ -156,8 +165,8 @@ async def test_mail_the_broker_lost_in_a_restart_reaches_everyone_once(
         "OUTBOX_REDISPATCH_SECONDS": "1",
         "OUTBOX_SWEEP_SECONDS": "0.5",
     }
-    settings = smtp.settings(redis_url=redis_server.url)
-    assert await relay_once(BrokerDispatcher(settings)) >= 1
+    settings = smtp.settings(redis_url=redis_server.url, outbox_redispatch_seconds=1)
+    assert await relay_once(BrokerDispatcher(settings), settings=settings) >= 1
     redis_server.stop()
     redis_server.start()  # empty: the queued deliveries are gone
     await asyncio.sleep(1.2)
@@ -215,3 +224,29 @@ def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
+
+
+async def test_any_fault_that_outlasts_the_retries_marks_the_row_failed(clock, smtp, monkeypatch):
+    message = await _purchase_paid()
+
+    async def broken_template(*args, **kwargs):
+        raise RuntimeError("a template bug")
+
+    monkeypatch.setattr("workers.mail.build_emails", broken_template)
+    settings = smtp.settings(mail_max_retries=1)
+    with pytest.raises(RuntimeError):
+        await jobs.deliver_notification(message.id, settings=settings)
+    assert (await OutboxMessage.get(id=message.id)).failed_at is None  # retried first
+    with pytest.raises(PermanentDeliveryError):
+        await jobs.deliver_notification(message.id, settings=settings)
+    row = await OutboxMessage.get(id=message.id)
+    assert row.failed_at is not None and "a template bug" in (row.last_error or "")
+
+
+async def test_failed_notifications_are_listed_first(clock, smtp):
+    await _purchase_paid()
+    newest = await OutboxMessage.all().order_by("-id").first()
+    assert newest is not None
+    await jobs.mark_failed(newest.id, "refused")
+    listing = (await list_undelivered(limit=2)).splitlines()
+    assert listing[1].split()[0] == str(newest.id) and "FAILED" in listing[1]

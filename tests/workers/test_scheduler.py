@@ -21,7 +21,7 @@ class Recorder:
     def __init__(self) -> None:
         self.sent: list[tuple[str, tuple[Any, ...]]] = []
 
-    async def send(self, job: JobName, *args: Any) -> None:
+    async def send(self, job: JobName, *args: Any, attempt: int = 0) -> None:
         self.sent.append((job.value, args))
 
 
