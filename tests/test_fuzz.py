@@ -32,10 +32,13 @@ How, and why not schemathesis's own runner:
 Generated values are steered towards what exists, so that resolvers go deep: arguments
 that decide the path taken (payment token, promo code, redemption code, owner email, page
 size, cursor, credits, idempotency key, free text) draw three times in four from a
-schemathesis dictionary of valid and hostile values; IDs are mostly those of seeded rows;
-dates and datetimes include the ends of the calendar and missing offsets. Redemption codes
-are deterministic in this module so that the dictionary knows them. The tables are emptied
-after each test function, not between examples: an example sees what earlier ones changed.
+schemathesis dictionary of valid and hostile values; an id argument draws three times in
+four the global id of a seeded row of its type (ID_ARGUMENTS), and otherwise, like
+`node`/`nodes`, mostly a seeded row's global id of any type, sometimes a raw number or
+an odd string (which must answer INVALID_INPUT); dates and datetimes include the ends of
+the calendar and missing offsets. Redemption codes are deterministic in this module so
+that the dictionary knows them. The tables are emptied after each test function, not
+between examples: an example sees what earlier ones changed.
 
 Bounded for CI: FUZZ_EXAMPLES examples per operation (default 10). Shrinking is off
 unless FUZZ_SHRINK=1: the documents are short, and shrinking against a database that the
@@ -53,7 +56,7 @@ import logging
 import os
 import re
 import traceback
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -145,8 +148,8 @@ DICTIONARIES: dict[str, tuple[str | int, ...]] = {
     "text": TEXT,
 }
 BINDINGS: dict[str, tuple[str, ...]] = {
-    "pages": ("*.*.first",),
-    "cursors": ("*.*.after",),
+    "pages": ("*.*.first", "*.*.last"),
+    "cursors": ("*.*.after", "*.*.before"),
     "credits": (
         "*.*.credits",
         "*.*.input.credits",
@@ -168,30 +171,144 @@ BINDINGS: dict[str, tuple[str, ...]] = {
         "*.*.input.invoiceNumber",
     ),
 }
+SCHEMA_SDL = (ROOT / "schema" / "schema.graphql").read_text(encoding="utf-8")
+
+
+def _node_types() -> tuple[str, ...]:
+    """The types whose ids are global ids: every implementation of Node."""
+    schema = graphql.build_schema(SCHEMA_SDL)
+    node = schema.get_type("Node")
+    assert isinstance(node, graphql.GraphQLInterfaceType)
+    return tuple(sorted(kind.name for kind in schema.get_implementations(node).objects))
+
+
+NODE_TYPES = _node_types()
+SEEDED_PKS = range(1, 9)  # the seeded world's rows of each Node type are among these
+
+
+def _seeded_ids(type_name: str) -> list[str]:
+    return [gid(type_name, n) for n in SEEDED_PKS]
+
+
+# Which type's global id each id argument takes (`Type.field.argument path`, as the
+# dictionaries bind them; node and nodes take any). The seeded ids of that type fill it
+# three times in four, so the resolver behind it goes past the id; the rest are drawn by
+# _ids() below. test_every_id_argument_is_steered_to_its_type keeps this list whole.
+ID_ARGUMENTS: dict[str, str] = {
+    "Query.account.id": "Account",
+    **{
+        f"Query.{name}.accountId": "Account"
+        for name in (
+            "balance",
+            "lots",
+            "transactions",
+            "redemptions",
+            "quoteRequests",
+            "auditLog",
+            "usageReport",
+            "exportLink",
+        )
+    },
+    **{
+        f"Mutation.{name}.input.accountId": "Account"
+        for name in (
+            "updateAccount",
+            "addAccountOwner",
+            "removeAccountOwner",
+            "rotateRedemptionCode",
+            "purchaseCredits",
+            "requestQuote",
+            "adjustCredits",
+        )
+    },
+    "Mutation.redeemCredits.input.courseId": "Course",
+    "Mutation.approveRedemptions.input.ids[*]": "Redemption",
+    "Mutation.denyRedemptions.input.ids[*]": "Redemption",
+    "Mutation.cancelRedemption.input.id": "Redemption",
+    "Mutation.reverseRedemption.input.id": "Redemption",
+    "Mutation.deactivateCourse.input.id": "Course",
+    "Mutation.cancelQuote.input.id": "QuoteRequest",
+    "Mutation.fulfilQuote.input.id": "QuoteRequest",
+    "Mutation.extendLot.input.id": "Lot",
+}
+ANY_NODE = ("Query.node.id", "Query.nodes.ids[*]")
 CONFIG = SchemathesisConfig.from_dict(
     {
-        "dictionaries": {name: {"values": list(values)} for name, values in DICTIONARIES.items()},
+        "dictionaries": {
+            **{name: {"values": list(values)} for name, values in DICTIONARIES.items()},
+            **{f"ids-{kind}": {"values": _seeded_ids(kind)} for kind in NODE_TYPES},
+        },
         "parameters": {
-            key: {"dictionary": name, "probability": 0.75}
-            for name, keys in BINDINGS.items()
-            for key in keys
+            **{
+                key: {"dictionary": name, "probability": 0.75}
+                for name, keys in BINDINGS.items()
+                for key in keys
+            },
+            **{
+                key: {"dictionary": f"ids-{kind}", "probability": 0.75}
+                for key, kind in ID_ARGUMENTS.items()
+            },
         },
     }
 )
-SEEDED_IDS = st.integers(1, 8)
-ODD_IDS = st.sampled_from(
-    ("0", "-1", "2147483647", "2147483648", "9223372036854775808", " 1", "1.0")
+# Ids that are not a seeded row's global id of the right type: raw row ids (what the API
+# took before global ids), keys out of range or not numbers inside a well-formed global
+# id, unknown or misspelt type names, and text that is not base64 of "<Type>:<key>".
+ODD_KEYS = (
+    "0",
+    "-1",
+    "2147483647",
+    "2147483648",
+    "9223372036854775808",
+    " 1",
+    "1.0",
+    "",
+    "\uff11",  # a digit to int(), not to the eye
+    "9" * 5000,  # past int()'s digit limit
+)
+
+
+def _odd_global_id(type_name: str, key: str) -> str:
+    """A global id as graph.ids makes them, around a key that is not a row id."""
+    return base64.urlsafe_b64encode(f"{type_name}:{key}".encode()).decode().rstrip("=")
+
+
+ODD_IDS = st.one_of(
+    st.sampled_from(("1", "2", *ODD_KEYS)),  # raw row ids, and odd ones
+    st.builds(_odd_global_id, st.sampled_from(NODE_TYPES), st.sampled_from(ODD_KEYS)),
+    st.sampled_from(
+        (
+            gid("Nope", 1),
+            gid("lot", 2),
+            gid("Node", 1),
+            gid("PageInfo", 1),
+            gid("Lot", 2) + "==",  # padded
+            gid("Lot", 2) + "===",
+            gid("Lot:2", 1),
+            base64.urlsafe_b64encode(b"Lot").decode(),  # no key
+            base64.urlsafe_b64encode(b":2").decode(),  # no type
+            base64.urlsafe_b64encode(b"\xffLot:2").decode(),  # not text
+            "Lot:2",
+            gid("Lot", 2)[:-1],  # a character lost
+            "\x00",
+        )
+    ),
 )
 
 
 def _ids() -> st.SearchStrategy[graphql.ValueNode]:
-    """Mostly the ids of seeded rows, as Int or String literals; sometimes anything."""
+    """Two times in three the global id of a seeded row (of any Node type); otherwise a
+    raw number, an odd id or anything at all, which must answer INVALID_INPUT."""
+    seeded = st.builds(gid, st.sampled_from(NODE_TYPES), st.sampled_from(SEEDED_PKS))
     return st.one_of(
-        SEEDED_IDS.map(nodes.Int),
-        SEEDED_IDS.map(str).map(nodes.String),
-        ODD_IDS.map(nodes.String),
-        st.integers().map(nodes.Int),
-        st.text().map(nodes.String),
+        seeded.map(nodes.String),
+        seeded.map(nodes.String),
+        st.one_of(
+            ODD_IDS.map(nodes.String),
+            st.sampled_from(SEEDED_PKS).map(nodes.Int),
+            st.integers().map(nodes.Int),
+            st.text().map(nodes.String),
+        ),
     )
 
 
@@ -281,7 +398,10 @@ EXCEPTION_TEXT = re.compile(
             r"\b[A-Z][A-Za-z]*(?:Error|Exception)\b",
             r"NoneType|has no attribute|invalid literal for|unsupported operand|not subscriptable",
             r"positional argument|unexpected keyword argument|offset-naive|offset-aware",
-            r"(?i:is out of range|too large to convert|overflow|isoformat)",
+            # datetime's and int()'s words ("year 0 is out of range", "day is out of range
+            # for month"), not the API's own ("expiresAt is out of range")
+            r"(?i:\b(?:year -?\d+|day|month|date value) (?:is )?out of range)",
+            r"(?i:too large to convert|overflow|isoformat)",
         )
     )
 )
@@ -406,6 +526,13 @@ class World:
         return payload
 
 
+# The seeded rows that the regression documents name, in the order seed() makes them.
+ACCOUNT = gid("Account", 1)
+COURSE_A = gid("Course", 1)
+EXPIRED_LOT, EXTENDED_LOT = gid("Lot", 1), gid("Lot", 2)
+APPROVED, REVERSED, PENDING, DENIED, CANCELLED = (gid("Redemption", n) for n in range(1, 6))
+OPEN_QUOTE, FULFILLED_QUOTE, CANCELLED_QUOTE = (gid("QuoteRequest", n) for n in range(1, 4))
+
 SEED_COURSE = """mutation($sku: String!, $price: Int!, $active: Boolean) {
   upsertCourse(input: {sku: $sku, title: $sku, priceCredits: $price, active: $active}) {
     course { id } errors { code } } }"""
@@ -413,7 +540,8 @@ SEED_ACCOUNT = """mutation { createAccount(input: {name: "Fuzz Co"}) {
   account { id redemptionCode } errors { code } } }"""
 SEED_BUY = """mutation($credits: Int!, $key: String!, $promo: String) {
   purchaseCredits(input: {credits: $credits, paymentToken: "tok_visa", idempotencyKey: $key,
-                          promoCode: $promo}) { purchase { id } errors { code } } }"""
+                          promoCode: $promo}) {
+    purchase { id lot { id } } errors { code } } }"""
 SEED_REDEEM = """mutation($code: String!, $course: ID!, $key: String!) {
   redeemCredits(input: {code: $code, courseId: $course, idempotencyKey: $key}) {
     redemption { id status } errors { code } } }"""
@@ -453,7 +581,7 @@ async def seed(world: World, clock: FrozenClock) -> None:
         course.append(made["course"]["id"])
     account = (await world.ok("owner", "createAccount", SEED_ACCOUNT))["account"]
     code = account["redemptionCode"]
-    await world.ok("owner", "purchaseCredits", SEED_BUY, {"credits": 500, "key": "seed-1"})
+    first = await world.ok("owner", "purchaseCredits", SEED_BUY, {"credits": 500, "key": "seed-1"})
 
     async def redeem(course_id: str, key: str) -> str:
         payload = await world.ok(
@@ -461,9 +589,9 @@ async def seed(world: World, clock: FrozenClock) -> None:
         )
         return str(payload["redemption"]["id"])
 
-    await redeem(course[0], "r-approved")
+    approved = await redeem(course[0], "r-approved")
     clock.set(START + timedelta(days=230))
-    await world.ok(
+    second = await world.ok(
         "owner",
         "purchaseCredits",
         SEED_BUY,
@@ -472,21 +600,27 @@ async def seed(world: World, clock: FrozenClock) -> None:
     reversed_ = await redeem(course[1], "r-reversed")
     await world.ok("support", "reverseRedemption", SEED_REVERSE, {"id": reversed_})
     await world.ok("owner", "updateAccount", SEED_MANUAL)
-    await redeem(course[0], "r-pending")
-    await world.ok("owner", "denyRedemptions", SEED_DENY, {"id": await redeem(course[1], "r-deny")})
-    await world.ok(
-        "learner", "cancelRedemption", SEED_CANCEL, {"id": await redeem(course[0], "r-c")}
-    )
-    await world.ok("owner", "requestQuote", SEED_QUOTE, {"credits": 25_000})
-    fulfilled = await world.ok("owner", "requestQuote", SEED_QUOTE, {"credits": 1_000})
-    await world.ok("support", "fulfilQuote", SEED_FULFIL, {"id": fulfilled["quoteRequest"]["id"]})
-    cancelled = await world.ok("owner", "requestQuote", SEED_QUOTE, {"credits": 2_000})
-    await world.ok(
-        "owner", "cancelQuote", SEED_CANCEL_QUOTE, {"id": cancelled["quoteRequest"]["id"]}
-    )
+    pending = await redeem(course[0], "r-pending")
+    denied = await redeem(course[1], "r-deny")
+    await world.ok("owner", "denyRedemptions", SEED_DENY, {"id": denied})
+    cancelled = await redeem(course[0], "r-c")
+    await world.ok("learner", "cancelRedemption", SEED_CANCEL, {"id": cancelled})
+
+    async def quote(credits: int) -> str:
+        payload = await world.ok("owner", "requestQuote", SEED_QUOTE, {"credits": credits})
+        return str(payload["quoteRequest"]["id"])
+
+    open_quote = await quote(25_000)
+    fulfilled = await quote(1_000)
+    await world.ok("support", "fulfilQuote", SEED_FULFIL, {"id": fulfilled})
+    cancelled_quote = await quote(2_000)
+    await world.ok("owner", "cancelQuote", SEED_CANCEL_QUOTE, {"id": cancelled_quote})
     clock.set(NOW)  # the first lot has expired
     await expire_due_lots()
-    await world.ok("support", "extendLot", SEED_EXTEND, {"id": "2", "at": "2027-06-30T00:00:00Z"})
+    extended = second["purchase"]["lot"]["id"]
+    await world.ok(
+        "support", "extendLot", SEED_EXTEND, {"id": extended, "at": "2027-06-30T00:00:00Z"}
+    )
     await world.ok(
         "support", "adjustCredits", SEED_ADJUST, {"account": account["id"], "credits": 50}
     )
@@ -494,6 +628,25 @@ async def seed(world: World, clock: FrozenClock) -> None:
         "support", "adjustCredits", SEED_ADJUST, {"account": account["id"], "credits": -10}
     )
     await world.ok("owner", "addAccountOwner", SEED_OWNER, {"email": CO_OWNER[0]})
+    # The regression documents name these rows by their ids.
+    assert (account["id"], course[0], first["purchase"]["lot"]["id"], extended) == (
+        ACCOUNT,
+        COURSE_A,
+        EXPIRED_LOT,
+        EXTENDED_LOT,
+    )
+    assert (approved, reversed_, pending, denied, cancelled) == (
+        APPROVED,
+        REVERSED,
+        PENDING,
+        DENIED,
+        CANCELLED,
+    )
+    assert (open_quote, fulfilled, cancelled_quote) == (
+        OPEN_QUOTE,
+        FULFILLED_QUOTE,
+        CANCELLED_QUOTE,
+    )
 
 
 @pytest.fixture
@@ -542,7 +695,12 @@ FUZZ_SETTINGS = settings(
 )
 
 
-async def _problems(world: World, document: str, callers: tuple[str, ...]) -> list[str]:
+Check = Callable[[httpx.Response, str], list[str]]
+
+
+async def _problems(
+    world: World, document: str, callers: tuple[str, ...], check: Check = problems_with
+) -> list[str]:
     """Send a document as each caller in turn; a report of what went wrong, if anything."""
     report: list[str] = []
     for caller in callers:
@@ -550,7 +708,7 @@ async def _problems(world: World, document: str, callers: tuple[str, ...]) -> li
         throttle.set_counter(throttle.MemoryCounter())
         with app_tracebacks() as logged:
             response = await world.post(caller, document)
-        found = problems_with(response, document)
+        found = check(response, document)
         if found:
             report += [
                 f"--- as {caller}: " + "; ".join(found),
@@ -578,8 +736,8 @@ async def test_generated_operations_keep_the_error_contract(
 # Documents that broke the contract, cut down to what matters, so that they run on every
 # build whatever the random examples turn out to be: the fuzzer's findings, and the same
 # faults tried by hand on the other inputs of their kind (a NUL in every stored text, year 1
-# as well as year 9999). Redemption 3 is the pending one, quote 1 the open one, lot 2 the
-# extended one (the seed's order).
+# as well as year 9999). The ids they name are the seeded rows below (seed() checks them),
+# so that each goes past its id to the input it is about.
 FOUND_BY_FUZZING: tuple[tuple[str, str], ...] = (
     ("owner", '{ lots(after: "' + _cursor(2**63) + '") { totalCount } }'),
     ("owner", '{ transactions(after: "' + _cursor(2**31) + '") { totalCount } }'),
@@ -587,8 +745,17 @@ FOUND_BY_FUZZING: tuple[tuple[str, str], ...] = (
     ("owner", '{ usageReport(to: "0001-01-31") { from } }'),
     (
         "support",
-        'mutation { extendLot(input: {id: "' + gid("Lot", 2) + '", expiresAt: '
-        '"9999-12-31T23:59:59-12:00", reason: "goodwill"}) { lot { expiresAt } errors { code } } }',
+        'mutation { extendLot(input: {id: "'
+        + EXTENDED_LOT
+        + '", expiresAt: "9999-12-31T23:59:59-12:00", reason: "goodwill"}) {'
+        + " lot { expiresAt } errors { code field } } }",
+    ),
+    (  # year 1 at +14:00 is year 0 in UTC: the API's message, not datetime's
+        "support",
+        'mutation { extendLot(input: {id: "'
+        + EXTENDED_LOT
+        + '", expiresAt: "0001-01-01T00:00:00+14:00", reason: "goodwill"}) {'
+        + " errors { code message field } } }",
     ),
     ("owner", 'mutation { updateAccount(input: {name: "\\u0000x"}) { errors { code } } }'),
     ("learner", 'mutation { createAccount(input: {name: "\\u0000x"}) { errors { code } } }'),
@@ -616,34 +783,72 @@ FOUND_BY_FUZZING: tuple[tuple[str, str], ...] = (
         "learner",
         'mutation { redeemCredits(input: {code: "'
         + CODES[0]
-        + '", courseId: 1, idempotencyKey: "\\u0000"}) { errors { code } } }',
+        + '", courseId: "'
+        + COURSE_A
+        + '", idempotencyKey: "\\u0000"}) { errors { code field } } }',
     ),
     (
         "owner",
-        'mutation { denyRedemptions(input: {ids: [3], reason: "\\u0000"}) { errors { code } } }',
+        'mutation { denyRedemptions(input: {ids: ["'
+        + PENDING
+        + '"], reason: "\\u0000"}) { errors { code field } } }',
     ),
     (
         "support",
-        'mutation { reverseRedemption(input: {id: 1, reason: "\\u0000"}) { errors { code } } }',
+        'mutation { reverseRedemption(input: {id: "'
+        + APPROVED
+        + '", reason: "\\u0000"}) { errors { code field } } }',
     ),
     (
         "support",
-        """mutation { fulfilQuote(input: {id: 1, invoiceNumber: "\\u0000"}) {
-           errors { code } } }""",
+        'mutation { fulfilQuote(input: {id: "'
+        + OPEN_QUOTE
+        + '", invoiceNumber: "\\u0000"}) { errors { code field } } }',
     ),
-    ("owner", 'mutation { cancelQuote(input: {id: 1, reason: "\\u0000"}) { errors { code } } }'),
+    (
+        "owner",
+        'mutation { cancelQuote(input: {id: "'
+        + OPEN_QUOTE
+        + '", reason: "\\u0000"}) { errors { code field } } }',
+    ),
     (
         "support",
-        """mutation { adjustCredits(input: {accountId: 1, credits: 5, reason: "\\u0000"}) {
-           errors { code } } }""",
+        'mutation { adjustCredits(input: {accountId: "'
+        + ACCOUNT
+        + '", credits: 5, reason: "\\u0000"}) { errors { code field } } }',
     ),
 )
+
+
+ID_NAMES = frozenset(
+    key.rpartition(".")[2].removesuffix("[*]") for key in (*ID_ARGUMENTS, *ANY_NODE)
+)
+
+
+def id_refusals(response: httpx.Response, document: str) -> list[str]:
+    """Errors naming an id argument (`field`): the document stopped at its id, short of
+    the input it is about."""
+    try:
+        body = response.json()
+        errors = [error.get("extensions") or {} for error in body.get("errors") or []]
+        errors += _user_errors(body.get("data"))
+    except (ValueError, AttributeError):
+        return []  # not a GraphQL result: problems_with says so
+    return [
+        f"{error.get('code')} for the id {error['field']}"
+        for error in errors
+        if isinstance(error.get("field"), list) and set(error["field"]) & ID_NAMES
+    ]
+
+
+def _regression_check(response: httpx.Response, document: str) -> list[str]:
+    return problems_with(response, document) + id_refusals(response, document)
 
 
 async def test_documents_found_by_fuzzing_keep_the_error_contract(seeded: World) -> None:
     report: list[str] = []
     for caller, document in FOUND_BY_FUZZING:
-        report += await _problems(seeded, document, (caller,))
+        report += await _problems(seeded, document, (caller,), _regression_check)
     assert not report, "\n".join(report)
 
 
@@ -660,6 +865,8 @@ def test_the_checks_accept_answers_that_keep_the_contract() -> None:
     echoed = {"data": {"x": {"errors": [user_error]}}}
     assert _check(echoed, document='{ x(promoCode: "ValueError") }') == []
     assert _check({"data": {"x": {"errors": [{"field": ["name"]}]}}}) == []
+    ours = {"code": "INVALID_INPUT", "message": "expiresAt is out of range"}
+    assert _check({"data": {"x": {"errors": [ours]}}}) == []
 
 
 def test_the_checks_catch_every_kind_of_finding() -> None:
@@ -675,5 +882,151 @@ def test_the_checks_catch_every_kind_of_finding() -> None:
     spilled = {"message": "'NoneType' object has no attribute 'id'", "path": ["x"]}
     assert _check({"data": None, "errors": [{**spilled, "extensions": {"code": "NOT_FOUND"}}]})
     assert _check({"data": {"x": {"errors": [{"code": "INTERNAL", "message": "x"}]}}})
+    for python in ("year 0 is out of range", "date value out of range", "day is out of range"):
+        assert _check({"data": {"x": {"errors": [{"code": "INVALID_INPUT", "message": python}]}}})
     assert _check("oops", status=500) == ["HTTP 500"]
     assert _check([1, 2])
+
+
+# --- id arguments --------------------------------------------------------------------------
+
+
+def _id_arguments() -> dict[str, tuple[graphql.GraphQLField, graphql.GraphQLArgument]]:
+    """Every id argument of the root fields, keyed as ID_ARGUMENTS is (an input object's
+    fields after a dot, a list's elements as `[*]`), with its field and root argument."""
+    found: dict[str, tuple[graphql.GraphQLField, graphql.GraphQLArgument]] = {}
+
+    def visit(key: str, kind: graphql.GraphQLInputType, at: Any) -> None:
+        named = graphql.get_named_type(kind)
+        if isinstance(named, graphql.GraphQLInputObjectType):
+            for name, field_ in named.fields.items():
+                visit(f"{key}.{name}", field_.type, at)
+        elif named.name == "ID":
+            listed = isinstance(graphql.get_nullable_type(kind), graphql.GraphQLList)
+            found[key + ("[*]" if listed else "")] = at
+
+    for root in (API.client_schema.query_type, API.client_schema.mutation_type):
+        assert root is not None
+        for field_name, field_ in root.fields.items():
+            for name, argument in field_.args.items():
+                visit(f"{root.name}.{field_name}.{name}", argument.type, (field_, argument))
+    return found
+
+
+def test_every_id_argument_is_steered_to_its_type() -> None:
+    """A new id argument gets its type's seeded ids, or the fuzzer rarely goes past it."""
+    assert set(_id_arguments()) == {*ID_ARGUMENTS, *ANY_NODE}
+    assert set(ID_ARGUMENTS.values()) <= set(NODE_TYPES)
+
+
+# What the other required inputs of an id argument's field get, so that only the id is wrong.
+FILLED: dict[str, object] = {
+    "code": CODES[0],
+    "email": "new@example.org",
+    "paymentToken": "tok_visa",
+    "expiresAt": "2027-01-01T00:00:00Z",
+}
+
+
+def _filler(name: str, kind: graphql.GraphQLInputType) -> object:
+    """A valid value of a required input (ids: a seeded row of the right type)."""
+    named = graphql.get_named_type(kind)
+    value: object
+    if name in FILLED:
+        value = FILLED[name]
+    elif isinstance(named, graphql.GraphQLInputObjectType):
+        value = {
+            field_name: _filler(field_name, field_.type)
+            for field_name, field_ in named.fields.items()
+            if graphql.is_required_input_field(field_)
+        }
+    elif isinstance(named, graphql.GraphQLEnumType):
+        value = next(iter(named.values))
+    else:
+        value = {"Int": 5, "Boolean": False, "Date": "2026-01-01", "ID": gid("Account", 1)}.get(
+            named.name, "fuzz"
+        )
+    return [value] if isinstance(graphql.get_nullable_type(kind), graphql.GraphQLList) else value
+
+
+def _odd_id_request(key: str, value: object) -> tuple[str, dict[str, Any]]:
+    """A document and its variables sending `value` as id argument `key`, with the other
+    required inputs valid."""
+    field_, argument = _id_arguments()[key]
+    root, field_name, argument_name, *path = key.removesuffix("[*]").split(".")
+    arguments = {argument_name: argument} | {
+        name: other
+        for name, other in field_.args.items()
+        if graphql.is_required_argument(other) and name != argument_name
+    }
+    variables: dict[str, Any] = {
+        name: _filler(name, other.type) for name, other in arguments.items()
+    }
+    target, last = variables, argument_name
+    for name in path:  # down the input objects to the id's field
+        target, last = target[last], name
+    target[last] = [value] if key.endswith("[*]") else value
+    declared = ", ".join(f"${name}: {other.type}" for name, other in arguments.items())
+    passed = ", ".join(f"{name}: ${name}" for name in arguments)
+    named = graphql.get_named_type(field_.type)
+    selection = (
+        "{ errors { code field } }"
+        if isinstance(named, graphql.GraphQLObjectType) and "errors" in named.fields
+        else "{ __typename }"
+    )
+    verb = "query" if root == "Query" else "mutation"
+    return f"{verb}({declared}) {{ {field_name}({passed}) {selection} }}", variables
+
+
+def _odd_ids(type_name: str | None) -> list[object]:
+    """Ids an argument taking `type_name`'s ids (None: any Node) must refuse."""
+    kind = type_name or "Account"
+    other = next(name for name in ("Lot", "Course") if name != type_name)
+    return [
+        "1",  # a raw row id: what the API took before global ids
+        1,
+        "0",
+        "2147483648",
+        "",
+        "Lot:2",
+        gid(kind, 0),
+        gid(kind, 2**31),
+        _odd_global_id(kind, "1.0"),
+        gid("Nope", 1),
+        *([gid(other, 1)] if type_name else [gid("PageInfo", 1)]),
+    ]
+
+
+def _refusal(body: dict[str, Any], argument: str) -> str | None:
+    """How an answer is not INVALID_INPUT naming `argument`, or None when it is."""
+    errors = [error.get("extensions") or {} for error in body.get("errors") or []]
+    errors += _user_errors(body.get("data"))
+    if any(e.get("code") == "INVALID_INPUT" and argument in (e.get("field") or []) for e in errors):
+        return None
+    return json.dumps(body)[:300]
+
+
+@pytest.mark.parametrize("key", sorted({*ID_ARGUMENTS, *ANY_NODE}))
+async def test_ids_that_are_not_this_types_global_ids_answer_invalid_input(
+    key: str, seeded: World
+) -> None:
+    """A raw number, an odd key in a global id, another type's id: INVALID_INPUT naming
+    the argument, for the owner and for support, whatever the argument."""
+    argument = key.removesuffix("[*]").rpartition(".")[2]
+    report: list[str] = []
+    for value in _odd_ids(ID_ARGUMENTS.get(key)):
+        document, variables = _odd_id_request(key, value)
+        for caller in ("owner", "support"):
+            throttle.set_counter(throttle.MemoryCounter())
+            response = await seeded.post(caller, document, variables)
+            problem = "; ".join(problems_with(response, document)) or _refusal(
+                response.json(), argument
+            )
+            if problem:
+                report.append(f"{value!r} as {caller}: {problem}")
+    # The same request with a seeded row's id gets past the id: the refusals were the id's.
+    document, variables = _odd_id_request(key, gid(ID_ARGUMENTS.get(key, "Account"), 1))
+    response = await seeded.post("support", document, variables)
+    if problems_with(response, document) or _refusal(response.json(), argument) is None:
+        report.append(f"a seeded id as support: {response.text[:300]}")
+    assert not report, "\n".join([document, *report])
