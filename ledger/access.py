@@ -10,6 +10,7 @@ not exist, so ids reveal nothing (decision 5); FORBIDDEN is for a role the calle
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
 from ledger.actors import Actor
 from ledger.errors import Forbidden, NotFound
@@ -84,20 +85,29 @@ async def account_scope(actor: Actor, account_id: int | None) -> Account | None:
     return await account_for(actor, account_id)
 
 
+# A row that belongs to one account (an audit event of the catalogue belongs to none).
+Owned = TypeVar("Owned", Lot, QuoteRequest, Purchase, LedgerEntry, AuditEvent)
+
+
+async def _owned_row(
+    model: type[Owned], row_id: int, actor: Actor, what: str, field: str = "id"
+) -> Owned:
+    """The row of an account `actor` may manage; NOT_FOUND, as `no such <what>`, for a
+    missing row and for another account's alike."""
+    row = await model.get_or_none(id=row_id)
+    if row is None or row.account_id is None or not await _manages(actor, row.account_id):
+        raise NotFound(f"no such {what}", field=[field])
+    return row
+
+
 async def lot_for(actor: Actor, lot_id: int) -> Lot:
     """A lot of an account `actor` may manage; NOT_FOUND otherwise."""
-    lot = await Lot.get_or_none(id=lot_id)
-    if lot is None or not await _manages(actor, lot.account_id):
-        raise NotFound("no such lot", field=["lotId"])
-    return lot
+    return await _owned_row(Lot, lot_id, actor, "lot", field="lotId")
 
 
 async def quote_for(actor: Actor, quote_id: int) -> QuoteRequest:
     """A quote request of an account `actor` may manage; NOT_FOUND otherwise."""
-    quote = await QuoteRequest.get_or_none(id=quote_id)
-    if quote is None or not await _manages(actor, quote.account_id):
-        raise NotFound("no such quote request", field=["id"])
-    return quote
+    return await _owned_row(QuoteRequest, quote_id, actor, "quote request")
 
 
 async def redemptions_for_owner(
@@ -151,26 +161,17 @@ async def may_see_draws(
 
 async def purchase_for(actor: Actor, purchase_id: int) -> Purchase:
     """A purchase of an account `actor` may manage; NOT_FOUND otherwise."""
-    row = await Purchase.get_or_none(id=purchase_id)
-    if row is None or not await _manages(actor, row.account_id):
-        raise NotFound("no such purchase", field=["id"])
-    return row
+    return await _owned_row(Purchase, purchase_id, actor, "purchase")
 
 
 async def entry_for(actor: Actor, entry_id: int) -> LedgerEntry:
     """A ledger entry (a transaction) of an account `actor` may manage."""
-    row = await LedgerEntry.get_or_none(id=entry_id)
-    if row is None or not await _manages(actor, row.account_id):
-        raise NotFound("no such transaction", field=["id"])
-    return row
+    return await _owned_row(LedgerEntry, entry_id, actor, "transaction")
 
 
 async def audit_event_for(actor: Actor, event_id: int) -> AuditEvent:
-    """An audit event of an account `actor` may manage."""
-    row = await AuditEvent.get_or_none(id=event_id)
-    if row is None or row.account_id is None or not await _manages(actor, row.account_id):
-        raise NotFound("no such audit event", field=["id"])
-    return row
+    """An audit event of an account `actor` may manage (none of the catalogue's)."""
+    return await _owned_row(AuditEvent, event_id, actor, "audit event")
 
 
 async def redemption_for_reader(actor: Actor, redemption_id: int) -> Redemption:
