@@ -55,9 +55,9 @@ async def create_account(
         )
         await Ownership.create(account=account, user_id=actor.user_id, created_at=now)
         await audit.record(
-            account_id=account.id,
-            actor=actor,
-            action=AuditAction.ACCOUNT_CREATED,
+            AuditAction.ACCOUNT_CREATED,
+            actor,
+            account.id,
             name=chosen,
             approval_mode=approval_mode.value,
         )
@@ -99,12 +99,7 @@ async def update_account(
             locked.auto_approve_limit = auto_approve_limit  # type: ignore[assignment]
         if changes:
             await locked.save()
-            await audit.record(
-                account_id=locked.id,
-                actor=actor,
-                action=AuditAction.ACCOUNT_UPDATED,
-                changes=changes,
-            )
+            await audit.record(AuditAction.ACCOUNT_UPDATED, actor, locked.id, changes=changes)
         return locked
 
     return await atomic(update)
@@ -132,9 +127,7 @@ async def add_owner(*, actor: Actor, account_id: int | None, email: str) -> Acco
         await Ownership.create(
             account=locked, user=user, added_by_id=actor.user_id, created_at=clock.now()
         )
-        await audit.record(
-            account_id=locked.id, actor=actor, action=AuditAction.OWNER_ADDED, email=email
-        )
+        await audit.record(AuditAction.OWNER_ADDED, actor, locked.id, email=email)
         await outbox.enqueue(
             OutboxKind.OWNER_ADDED, account_id=locked.id, user_id=user.id, added_by_id=actor.user_id
         )
@@ -188,9 +181,7 @@ async def remove_owner(*, actor: Actor, account_id: int | None, email: str) -> A
         if len(ownerships) == 1:
             raise LastOwner("the last owner of an account cannot be removed", field=["email"])
         await target.delete()
-        await audit.record(
-            account_id=locked.id, actor=actor, action=AuditAction.OWNER_REMOVED, email=email
-        )
+        await audit.record(AuditAction.OWNER_REMOVED, actor, locked.id, email=email)
         return locked
 
     return await atomic(remove)
@@ -204,7 +195,7 @@ async def rotate_code(*, actor: Actor, account_id: int | None) -> Account:
         locked = await lock_account(account.id)
         _, locked.code_hash, locked.code_ciphertext = codes.new_code()
         await locked.save(update_fields=["code_hash", "code_ciphertext"])
-        await audit.record(account_id=locked.id, actor=actor, action=AuditAction.CODE_ROTATED)
+        await audit.record(AuditAction.CODE_ROTATED, actor, locked.id)
         await outbox.enqueue(OutboxKind.CODE_ROTATED, account_id=locked.id, actor_id=actor.user_id)
         return locked
 

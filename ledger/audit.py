@@ -31,13 +31,15 @@ class AuditAction(StrEnum):
 
 
 async def record(
-    *,
-    account_id: int | None,
-    actor: Actor | None,
     action: AuditAction,
+    actor: Actor | None,
+    account_id: int | None,
+    *,
     reason: str | None = None,
     **details: Any,
 ) -> AuditEvent:
+    """`actor` did `action` on the account `account_id` (None: on the catalogue);
+    `details` say what changed."""
     return await AuditEvent.create(
         account_id=account_id,
         actor_id=actor.user_id if actor else None,

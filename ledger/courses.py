@@ -40,9 +40,9 @@ async def upsert_course(
                 course.active = active
             await course.save()
         await audit.record(
+            AuditAction.COURSE_UPSERTED,
+            actor,
             account_id=None,
-            actor=actor,
-            action=AuditAction.COURSE_UPSERTED,
             sku=sku,
             title=title,
             price_credits=price_credits,
@@ -74,11 +74,7 @@ async def set_course_active(*, actor: Actor, course_id: int, active: bool) -> Co
     course.active, course.updated_at = active, clock.now()
     await course.save(update_fields=["active", "updated_at"])
     await audit.record(
-        account_id=None,
-        actor=actor,
-        action=AuditAction.COURSE_ACTIVE_SET,
-        sku=course.sku,
-        active=active,
+        AuditAction.COURSE_ACTIVE_SET, actor, account_id=None, sku=course.sku, active=active
     )
     return course
 

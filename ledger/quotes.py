@@ -41,9 +41,9 @@ async def request_quote(
             created_at=clock.now(),
         )
         await audit.record(
-            account_id=account.id,
-            actor=actor,
-            action=AuditAction.QUOTE_REQUESTED,
+            AuditAction.QUOTE_REQUESTED,
+            actor,
+            account.id,
             quote_id=row.id,
             credits=credits,
             amount_cents=quote.amount_cents,
@@ -87,9 +87,9 @@ async def fulfil_quote(*, actor: Actor, quote_id: int, invoice_number: str) -> Q
         quote.purchase_id, quote.decided_at = purchase.id, clock.now()
         await quote.save()
         await audit.record(
-            account_id=quote.account_id,
-            actor=actor,
-            action=AuditAction.QUOTE_FULFILLED,
+            AuditAction.QUOTE_FULFILLED,
+            actor,
+            quote.account_id,
             quote_id=quote.id,
             invoice_number=invoice_number,
         )
@@ -112,11 +112,7 @@ async def cancel_quote(*, actor: Actor, quote_id: int, reason: str) -> QuoteRequ
         )
         await quote.save(update_fields=["status", "cancel_reason", "decided_at"])
         await audit.record(
-            account_id=quote.account_id,
-            actor=actor,
-            action=AuditAction.QUOTE_CANCELLED,
-            reason=why,
-            quote_id=quote.id,
+            AuditAction.QUOTE_CANCELLED, actor, quote.account_id, reason=why, quote_id=quote.id
         )
         return quote
 

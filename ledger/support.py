@@ -61,9 +61,9 @@ async def extend_lot(*, actor: Actor, lot_id: int, expires_at: datetime, reason:
             expires_at=expires_at,
         )
         await audit.record(
-            account_id=lot.account_id,
-            actor=actor,
-            action=AuditAction.LOT_EXTENDED,
+            AuditAction.LOT_EXTENDED,
+            actor,
+            lot.account_id,
             reason=why,
             lot_id=lot.id,
             previous=previous.isoformat(),
@@ -115,9 +115,9 @@ async def reverse_redemption(*, actor: Actor, redemption_id: int, reason: str) -
         redemption.status, redemption.reason = RedemptionStatus.REVERSED, why
         await redemption.save(update_fields=["status", "reason"])
         await audit.record(
-            account_id=redemption.account_id,
-            actor=actor,
-            action=AuditAction.REDEMPTION_REVERSED,
+            AuditAction.REDEMPTION_REVERSED,
+            actor,
+            redemption.account_id,
             reason=why,
             redemption_id=redemption.id,
             credits=redemption.credits,
@@ -201,11 +201,7 @@ async def adjust_credits(*, actor: Actor, account_id: int, credits: int, reason:
                 reason=why,
             )
         await audit.record(
-            account_id=account.id,
-            actor=actor,
-            action=AuditAction.CREDITS_ADJUSTED,
-            reason=why,
-            credits=credits,
+            AuditAction.CREDITS_ADJUSTED, actor, account.id, reason=why, credits=credits
         )
         return account
 

@@ -103,9 +103,9 @@ async def _accept_invitation(user: User) -> None:
         )
         if moved:
             await audit.record(
-                account_id=invitation.account_id,
-                actor=Actor(user=user),
-                action=AuditAction.OWNER_INVITATION_ACCEPTED,
+                AuditAction.OWNER_INVITATION_ACCEPTED,
+                Actor(user=user),
+                invitation.account_id,
                 email=user.email,
             )
 
