@@ -15,21 +15,18 @@ LIST_PRICE_CENTS = 100
 
 
 @dataclass(frozen=True)
-class Tier:
-    min_credits: int
-    discount_percent: int
+class Discount:
+    """`percent` off a purchase of at least `min_credits`: a volume tier's, or a promo's
+    (which its `code` names)."""
 
-
-@dataclass(frozen=True)
-class Promo:
-    code: str
-    discount_percent: int
     min_credits: int
+    percent: int
+    code: str | None = None
 
 
 # Ordered by min_credits. 20,000 credits or more: 20 % off.
-TIERS: tuple[Tier, ...] = (Tier(0, 0), Tier(20_000, 20))
-PROMOS: dict[str, Promo] = {"twentyofftc": Promo("twentyoffTC", 20, 20_000)}
+TIERS: tuple[Discount, ...] = (Discount(0, 0), Discount(20_000, 20))
+PROMOS: dict[str, Discount] = {"twentyofftc": Discount(20_000, 20, code="twentyoffTC")}
 
 
 @dataclass(frozen=True)
@@ -76,7 +73,7 @@ def price_fields(price: Price) -> dict[str, Any]:
     }
 
 
-def _tier_for(credits: int) -> Tier:
+def _tier_for(credits: int) -> Discount:
     return [t for t in TIERS if credits >= t.min_credits][-1]
 
 
@@ -94,7 +91,7 @@ def validate_credits(credits: int, field: str = "credits") -> None:
 def quote(credits: int, promo_code: str | None = None) -> Quote:
     """Price `credits`; a promo code never stacks with the volume tier."""
     validate_credits(credits)
-    discount = _tier_for(credits).discount_percent
+    discount = _tier_for(credits).percent
     promo = None
     if promo_code is not None and promo_code.strip():
         promo = PROMOS.get(promo_code.strip().lower())
@@ -105,7 +102,7 @@ def quote(credits: int, promo_code: str | None = None) -> Quote:
                 f"{promo.code} applies to purchases of {promo.min_credits:,} credits or more",
                 field=["promoCode"],
             )
-        discount = max(discount, promo.discount_percent)
+        discount = max(discount, promo.percent)
     unit = _unit_price(discount)
     amount = credits * unit
     return Quote(
@@ -124,7 +121,7 @@ def _suggest(credits: int, amount_cents: int) -> Suggestion | None:
     for tier in TIERS:
         if tier.min_credits <= credits:
             continue
-        tier_amount = tier.min_credits * _unit_price(tier.discount_percent)
+        tier_amount = tier.min_credits * _unit_price(tier.percent)
         if tier_amount <= amount_cents:
             return Suggestion(credits=tier.min_credits, amount_cents=tier_amount)
     return None
