@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -41,26 +42,31 @@ def _replay(record: IdempotencyRecord, digest: str) -> Response:
     return dict(record.response)
 
 
-async def stored_answer(
-    *, user_id: int, operation: str, key: str, payload: dict[str, Any]
-) -> Response | None:
+@dataclass(frozen=True)
+class Attempt:
+    """One call of an idempotent mutation: who called which operation with which key, and
+    the input (`payload`) that tells a retry from another use of the same key."""
+
+    user_id: int
+    operation: str
+    key: str
+    payload: dict[str, Any]
+
+
+async def stored_answer(attempt: Attempt) -> Response | None:
     """The answer already given for this key, if any, before the input is checked again.
 
     A retry must answer as the first time even when the world moved on since (the
     course was withdrawn, the code rotated).
     """
-    existing = await IdempotencyRecord.get_or_none(user_id=user_id, operation=operation, key=key)
-    return _replay(existing, request_hash(payload)) if existing is not None else None
+    existing = await IdempotencyRecord.get_or_none(
+        user_id=attempt.user_id, operation=attempt.operation, key=attempt.key
+    )
+    return _replay(existing, request_hash(attempt.payload)) if existing is not None else None
 
 
 async def run_once(
-    *,
-    user_id: int,
-    operation: str,
-    key: str,
-    payload: dict[str, Any],
-    effect: Callable[[], Awaitable[Response]],
-    looked_up: bool = False,
+    attempt: Attempt, effect: Callable[[], Awaitable[Response]], *, looked_up: bool = False
 ) -> Response:
     """Run `effect` once per (user, operation, key); a replayable LedgerError is stored too.
 
@@ -68,16 +74,16 @@ async def run_once(
     error replays as `{"error": {...}, ...}`. `looked_up`: the caller has just asked
     `stored_answer` and found nothing (a record written since still wins: a unique index).
     """
-    lookup = partial(stored_answer, user_id=user_id, operation=operation, key=key, payload=payload)
+    lookup = partial(stored_answer, attempt)
     if not looked_up and (stored := await lookup()) is not None:
         return stored
 
     async def claim_and_run() -> Response:
         record = await IdempotencyRecord.create(
-            user_id=user_id,
-            operation=operation,
-            key=key,
-            request_hash=request_hash(payload),
+            user_id=attempt.user_id,
+            operation=attempt.operation,
+            key=attempt.key,
+            request_hash=request_hash(attempt.payload),
             response={},
             created_at=clock.now(),
         )

@@ -11,7 +11,7 @@ from ledger.balances import available_credits
 from ledger.db import lock_account
 from ledger.errors import InvalidInput, NotFound, PaymentDeclined
 from ledger.events import OutboxKind
-from ledger.idempotency import Response, raise_stored_error, run_once, validate_key
+from ledger.idempotency import Attempt, Response, raise_stored_error, run_once, validate_key
 from ledger.payments import ChargeResult, get_gateway
 from models import (
     Account,
@@ -126,11 +126,8 @@ async def purchase_credits(
     }
     card = Card(token=token, saved=saved_card, charge_key=f"purchase:{actor.user_id}:{key}")
     response = await run_once(
-        user_id=actor.user_id,
-        operation="purchaseCredits",
-        key=key,
-        payload=payload,
-        effect=lambda: _charge_and_record(account, buyer_id=actor.user_id, quote=quote, card=card),
+        Attempt(actor.user_id, "purchaseCredits", key, payload),
+        lambda: _charge_and_record(account, buyer_id=actor.user_id, quote=quote, card=card),
     )
     raise_stored_error(response)
     purchase = await Purchase.get_or_none(id=response["purchase_id"])

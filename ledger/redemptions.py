@@ -26,6 +26,7 @@ from ledger.errors import (
 )
 from ledger.events import OutboxKind
 from ledger.idempotency import (
+    Attempt,
     Response,
     raise_stored_error,
     run_once,
@@ -98,8 +99,8 @@ async def redeem_credits(
     """
     key = validate_key(idempotency_key)
     code_hash = codes.lookup_hash(code)
-    payload = {"code_hash": code_hash, "course_id": course_id}
-    stored = await stored_answer(user_id=actor.user_id, operation=REDEEM, key=key, payload=payload)
+    attempt = Attempt(actor.user_id, REDEEM, key, {"code_hash": code_hash, "course_id": course_id})
+    stored = await stored_answer(attempt)
     if stored is not None:
         return await _redemption_in(stored)
     account = await _account_of_code(code_hash, user_id=actor.user_id, address=client_address)
@@ -117,14 +118,7 @@ async def redeem_credits(
         created.append(redemption)
         return {"redemption_id": redemption.id}
 
-    response = await run_once(
-        user_id=actor.user_id,
-        operation=REDEEM,
-        key=key,
-        payload=payload,
-        effect=request,
-        looked_up=True,
-    )
+    response = await run_once(attempt, request, looked_up=True)
     # This call's row (its last attempt's), or the first call's if a duplicate won the key.
     if created and created[-1].id == response.get("redemption_id"):
         return created[-1]
