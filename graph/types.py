@@ -56,6 +56,13 @@ class FromModel:
         return cls(**values, **computed)
 
 
+@strawberry.type  # a base only, its `id` inherited: it is no type of the schema itself
+class NodeType(FromModel, Node):
+    """A type `node(id:)` reads back: built from a row, answering its global id as `id`."""
+
+    id: strawberry.ID = strawberry.field(description=ID)
+
+
 _INIT_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
@@ -98,8 +105,7 @@ class UserError:
     "co-owners and the learners who asked their account for credits; support staff see "
     "everyone."
 )
-class User(FromModel, Node):
-    id: strawberry.ID = strawberry.field(description=ID)
+class User(NodeType):
     email: str = strawberry.field(description="Their email address, lower-case.")
     name: str = strawberry.field(
         description="Their name, from the identity provider; empty for an invited owner "
@@ -136,8 +142,7 @@ class Balance(FromModel):
     "requests are approved, and the redemption code learners spend its credits with. "
     "Visible to its owners and to support staff."
 )
-class Account(FromModel, Node):
-    id: strawberry.ID = strawberry.field(description=ID)
+class Account(NodeType):
     name: str = strawberry.field(
         description="The account's display name (1 to 200 characters); at creation, the "
         "creator's name unless one was given."
@@ -182,8 +187,7 @@ class Account(FromModel, Node):
     "added to an account; they expire together. Redemptions draw from the lots that "
     "expire soonest first. Visible to the account's owners and support staff."
 )
-class Lot(FromModel, Node):
-    id: strawberry.ID = strawberry.field(description=ID)
+class Lot(NodeType):
     credits: int = strawberry.field(description="Credits the lot was created with.")
     remaining: int = strawberry.field(
         description="Credits not yet spent, from 0 to `credits`. Once the lot has "
@@ -218,8 +222,7 @@ DISCOUNT = (
     "as a lot, only once payment is confirmed. Visible to the account's owners and "
     "support staff."
 )
-class Purchase(FromModel, Node):
-    id: strawberry.ID = strawberry.field(description=ID)
+class Purchase(NodeType):
     credits: int = strawberry.field(description="Credits bought (1 to 10,000,000).")
     unit_price_cents: int = strawberry.field(description=UNIT_PRICE)
     discount_percent: int = strawberry.field(description=DISCOUNT)
@@ -321,8 +324,7 @@ class PriceQuote(FromModel):
     "credits. Active courses are visible to everyone signed in; withdrawn ones to "
     "support staff only."
 )
-class Course(FromModel, Node):
-    id: strawberry.ID = strawberry.field(description=ID)
+class Course(NodeType):
     sku: str = strawberry.field(
         description="The catalogue's unique key: letters, digits, '.', '_' or '-'."
     )
@@ -358,8 +360,7 @@ class Draw:
     "code, to pay for a course with that account's credits, and what became of it. "
     "Visible to the learner, the account's owners and support staff."
 )
-class Redemption(FromModel, Node):
-    id: strawberry.ID = strawberry.field(description=ID)
+class Redemption(NodeType):
     status: RedemptionStatus = strawberry.field(description="Where the request stands.")
     credits: int = strawberry.field(
         description="The course's price in credits when it was requested; fixed then, "
@@ -422,8 +423,7 @@ class Redemption(FromModel, Node):
     "every extension of a lot's expiry) is one, never edited or deleted. Visible to the "
     "account's owners and support staff."
 )
-class Transaction(FromModel, Node):
-    id: strawberry.ID = strawberry.field(description=ID)
+class Transaction(NodeType):
     kind: TransactionKind = strawberry.field(description="What caused it.")
     credits: int = strawberry.field(
         description="The signed change, in whole credits: positive adds to the lot, "
@@ -504,8 +504,7 @@ class Viewer:
     "staff fulfil it once the invoice is paid, which adds the credits. Visible to the "
     "account's owners and support staff."
 )
-class QuoteRequest(FromModel, Node):
-    id: strawberry.ID = strawberry.field(description=ID)
+class QuoteRequest(NodeType):
     credits: int = strawberry.field(description="Credits asked for (1 to 10,000,000).")
     unit_price_cents: int = strawberry.field(description=UNIT_PRICE + " Fixed when requested.")
     discount_percent: int = strawberry.field(description=DISCOUNT)
@@ -542,8 +541,7 @@ class QuoteRequest(FromModel, Node):
     "lots or credits, kept for the record. Visible to the account's owners and support "
     "staff."
 )
-class AuditEvent(FromModel, Node):
-    id: strawberry.ID = strawberry.field(description=ID)
+class AuditEvent(NodeType):
     action: str = strawberry.field(
         description="What happened: `account.created`, `account.updated`, `owner.added`, "
         "`owner.removed`, `owner.invitation_accepted`, `code.rotated`, "
