@@ -17,6 +17,7 @@ from graph.types import (
     Course,
     Lot,
     Node,
+    NodeType,
     Purchase,
     QuoteRequest,
     Redemption,
@@ -34,22 +35,16 @@ Reader = Callable[[Actor, int], Awaitable[Any]]
 # Each type's rule is looked up in ledger.access when it is called, as the rules call
 # them (`access.<rule>`): bound here at import, a replaced rule (the access matrix's
 # recorder) would not be the one that decides.
-READERS: dict[str, tuple[Reader, Callable[[Any], Node]]] = {
-    "Account": (lambda actor, pk: access.account_for(actor, pk), Account.from_model),
-    "Lot": (lambda actor, pk: access.lot_for(actor, pk), Lot.from_model),
-    "Purchase": (lambda actor, pk: access.purchase_for(actor, pk), Purchase.from_model),
-    "Redemption": (
-        lambda actor, pk: access.redemption_for_reader(actor, pk),
-        Redemption.from_model,
-    ),
-    "Course": (lambda actor, pk: access.course_for(actor, pk), Course.from_model),
-    "Transaction": (lambda actor, pk: access.entry_for(actor, pk), Transaction.from_model),
-    "QuoteRequest": (lambda actor, pk: access.quote_for(actor, pk), QuoteRequest.from_model),
-    "AuditEvent": (
-        lambda actor, pk: access.audit_event_for(actor, pk),
-        AuditEvent.from_model,
-    ),
-    "User": (lambda actor, pk: access.user_for(actor, pk), User.from_model),
+READERS: dict[str, tuple[Reader, type[NodeType]]] = {
+    "Account": (lambda actor, pk: access.account_for(actor, pk), Account),
+    "Lot": (lambda actor, pk: access.lot_for(actor, pk), Lot),
+    "Purchase": (lambda actor, pk: access.purchase_for(actor, pk), Purchase),
+    "Redemption": (lambda actor, pk: access.redemption_for_reader(actor, pk), Redemption),
+    "Course": (lambda actor, pk: access.course_for(actor, pk), Course),
+    "Transaction": (lambda actor, pk: access.entry_for(actor, pk), Transaction),
+    "QuoteRequest": (lambda actor, pk: access.quote_for(actor, pk), QuoteRequest),
+    "AuditEvent": (lambda actor, pk: access.audit_event_for(actor, pk), AuditEvent),
+    "User": (lambda actor, pk: access.user_for(actor, pk), User),
 }
 
 
@@ -61,9 +56,9 @@ def _parse(value: strawberry.ID, field: str) -> tuple[str, int]:
 
 
 async def _read(actor: Actor, type_name: str, pk: int) -> Node | None:
-    read, build = READERS[type_name]
+    read, node_type = READERS[type_name]
     try:
-        return build(await read(actor, pk))
+        return node_type.from_model(await read(actor, pk))
     except NotFound:
         return None
 
