@@ -1,12 +1,16 @@
 """Arguments that several root fields share, with their descriptions: resolvers annotate
-their parameters with these (`first: First = None`), so every list documents paging and
-the account argument the same way."""
+their parameters with these (`account_id: AccountId = None`, `status: LotStatusFilter =
+None`), so every list documents its account, filters and days the same way. Paging
+arguments are added to each connection field by `graph.connections.Paged`."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import strawberry
+from strawberry.types.arguments import StrawberryArgumentAnnotation
+
+from graph.enums import LotStatus, QuoteStatus, RedemptionStatus, TransactionKind
 
 First = Annotated[
     int | None,
@@ -47,11 +51,26 @@ AccountId = Annotated[
 ]
 
 
-def since(what: str) -> str:
-    """The description of a `from` day argument filtering on `what`."""
-    return f"Only {what} on or after this day (UTC, included); must not be after `to`."
+def since(what: str) -> StrawberryArgumentAnnotation:
+    """A `from` day argument filtering on `what` (its parameter is `from_`)."""
+    return strawberry.argument(
+        name="from",
+        description=f"Only {what} on or after this day (UTC, included); must not be after `to`.",
+    )
 
 
-def until(what: str) -> str:
-    """The description of a `to` day argument filtering on `what`."""
-    return f"Only {what} on or before this day (UTC, included)."
+def until(what: str) -> StrawberryArgumentAnnotation:
+    """A `to` day argument filtering on `what`."""
+    return strawberry.argument(description=f"Only {what} on or before this day (UTC, included).")
+
+
+def only(what: str) -> StrawberryArgumentAnnotation:
+    """An argument that keeps only `what`, and all when left out."""
+    return strawberry.argument(description=f"Only {what}; all when left out.")
+
+
+# The lists' filters by state or kind.
+LotStatusFilter = Annotated[LotStatus | None, only("lots in this state now")]
+QuoteStatusFilter = Annotated[QuoteStatus | None, only("requests in this state")]
+RedemptionStatusFilter = Annotated[RedemptionStatus | None, only("requests in this state")]
+TransactionKindFilter = Annotated[TransactionKind | None, only("entries of this kind")]

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import strawberry
+from strawberry.annotation import StrawberryAnnotation
+from strawberry.extensions import FieldExtension
+from strawberry.types.arguments import StrawberryArgument
+from strawberry.types.field import StrawberryField
 from tortoise.models import Model
 
+from graph.arguments import After, Before, First, Last
 from ledger.errors import InvalidInput
 from ledger.ids import require_id
 from ledger.pages import Page, PageRequest
@@ -77,16 +83,52 @@ def decode_cursor(cursor: str | None, field: str = "after") -> int | None:
         raise InvalidInput(f"{field} is not a cursor from this list", field=[field]) from exc
 
 
-def page_request(
-    first: int | None, after: str | None, last: int | None, before: str | None
-) -> PageRequest:
-    """The page a connection's arguments ask for, cursors decoded."""
-    return PageRequest(
-        first=first,
-        after=decode_cursor(after, "after"),
-        last=last,
-        before=decode_cursor(before, "before"),
-    )
+@dataclass(frozen=True)
+class Paging:
+    """A connection's paging arguments, as the client gave them."""
+
+    first: int | None
+    after: str | None
+    last: int | None
+    before: str | None
+
+    def request(self) -> PageRequest:
+        """The page they ask for, cursors decoded (INVALID_INPUT for one not of ours)."""
+        return PageRequest(
+            first=self.first,
+            after=decode_cursor(self.after, "after"),
+            last=self.last,
+            before=decode_cursor(self.before, "before"),
+        )
+
+
+PAGING_ARGUMENTS = {"first": First, "after": After, "last": Last, "before": Before}
+
+
+class Paged(FieldExtension):
+    """A connection field's paging arguments, declared once: where its resolver takes
+    `paging: Paging`, the field takes `first`, `after`, `last` and `before` (described in
+    graph/arguments.py), and the resolver gets them back as one `Paging`."""
+
+    def apply(self, field: StrawberryField) -> None:
+        names = [argument.python_name for argument in field.arguments]
+        if "paging" not in names:  # applied already, by a schema built before
+            return
+        at = names.index("paging")
+        paging = [
+            StrawberryArgument(name, None, StrawberryAnnotation(annotation), default=None)
+            for name, annotation in PAGING_ARGUMENTS.items()
+        ]
+        field.arguments = [*field.arguments[:at], *paging, *field.arguments[at + 1 :]]
+
+    def map_arguments(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        given = [kwargs.pop(name, None) for name in PAGING_ARGUMENTS]
+        return {**kwargs, "paging": Paging(*given)}
+
+
+def connection(resolver: Callable[..., Any], description: str) -> Any:
+    """A root field answering a `Connection`: `resolver` takes `paging: Paging`."""
+    return strawberry.field(resolver=resolver, description=description, extensions=[Paged()])
 
 
 def to_connection(page: Page[R], build: Callable[[R], T]) -> Connection[T]:

@@ -5,157 +5,147 @@ top-level errors of the response."""
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, Self, cast
+import typing
+from collections.abc import Callable
+from typing import Any, ClassVar, Self, TypeVar
 
 import strawberry
 
-from graph.types import Account, Course, Lot, Purchase, QuoteRequest, Redemption, UserError
+from graph.types import (
+    Account,
+    Course,
+    FromModel,
+    Lot,
+    Purchase,
+    QuoteRequest,
+    Redemption,
+    UserError,
+)
 
 ERRORS = "What was refused, with a code, a message and the input field; empty on success."
 
 
 class Payload:
-    """A mutation's answer: the result, in the payload's one field besides `errors`, or
-    none and what was refused."""
+    """A mutation's answer: its result, in the one field `payload()` declares it with, or
+    none and what was refused. The result field's type builds the result from a row."""
+
+    result_name: ClassVar[str]
 
     @classmethod
-    def answer(cls, result: Any, errors: list[UserError]) -> Self:
-        fields = dataclasses.fields(cast(Any, cls))  # a strawberry type is a dataclass
-        (name,) = [f.name for f in fields if f.name != "errors"]
-        return cls(**{name: result, "errors": errors})
+    def made(cls, row: Any) -> Self:
+        return cls(**{cls.result_name: cls.result_type().from_model(row), "errors": []})
+
+    @classmethod
+    def refused(cls, errors: list[UserError]) -> Self:
+        return cls(**{cls.result_name: None, "errors": errors})
+
+    @classmethod
+    def result_type(cls) -> type[FromModel]:
+        """The type of what the mutation changed (or made)."""
+        hint = typing.get_type_hints(cls)[cls.result_name]
+        (result,) = [t for t in typing.get_args(hint) if t is not type(None)]
+        return typing.cast(type[FromModel], result)
 
 
-@strawberry.type(description="What `createAccount` answers.")
+P = TypeVar("P", bound=Payload)
+
+
+def payload(mutation: str, result: str) -> Callable[[type[P]], type[P]]:
+    """The payload type of `mutation`: the class's one annotated field is the result,
+    described by `result` (and null when refused); `errors` follows it."""
+
+    def declare(cls: type[P]) -> type[P]:
+        (cls.result_name,) = cls.__annotations__
+        cls.__annotations__["errors"] = "list[UserError]"
+        fields = {
+            cls.result_name: strawberry.field(description=f"{result} Null when refused."),
+            "errors": strawberry.field(description=ERRORS),
+        }
+        for name, field in fields.items():
+            setattr(cls, name, field)
+        return strawberry.type(cls, description=f"What `{mutation}` answers.")
+
+    return declare
+
+
+@payload("createAccount", "The account created, owned by the caller.")
 class CreateAccountPayload(Payload):
-    account: Account | None = strawberry.field(
-        description="The account created, owned by the caller. Null when refused."
-    )
-    errors: list[UserError] = strawberry.field(description=ERRORS)
+    account: Account | None
 
 
-@strawberry.type(description="What `updateAccount` answers.")
+@payload("updateAccount", "The account as it is now.")
 class UpdateAccountPayload(Payload):
-    account: Account | None = strawberry.field(
-        description="The account as it is now. Null when refused."
-    )
-    errors: list[UserError] = strawberry.field(description=ERRORS)
+    account: Account | None
 
 
-@strawberry.type(description="What `addAccountOwner` answers.")
+@payload("addAccountOwner", "The account, with its new owner listed.")
 class AddAccountOwnerPayload(Payload):
-    account: Account | None = strawberry.field(
-        description="The account, with its new owner listed. Null when refused."
-    )
-    errors: list[UserError] = strawberry.field(description=ERRORS)
+    account: Account | None
 
 
-@strawberry.type(description="What `removeAccountOwner` answers.")
+@payload("removeAccountOwner", "The account, without the removed owner.")
 class RemoveAccountOwnerPayload(Payload):
-    account: Account | None = strawberry.field(
-        description="The account, without the removed owner. Null when refused."
-    )
-    errors: list[UserError] = strawberry.field(description=ERRORS)
+    account: Account | None
 
 
-@strawberry.type(description="What `rotateRedemptionCode` answers.")
+@payload("rotateRedemptionCode", "The account, showing its new code.")
 class RotateRedemptionCodePayload(Payload):
-    account: Account | None = strawberry.field(
-        description="The account, showing its new code. Null when refused."
-    )
-    errors: list[UserError] = strawberry.field(description=ERRORS)
+    account: Account | None
 
 
-@strawberry.type(description="What `purchaseCredits` answers.")
+@payload("purchaseCredits", "The purchase: PAID with its lot, when the card was charged.")
 class PurchaseCreditsPayload(Payload):
-    purchase: Purchase | None = strawberry.field(
-        description="The purchase: PAID with its lot, when the card was charged. Null when refused."
-    )
-    errors: list[UserError] = strawberry.field(description=ERRORS)
+    purchase: Purchase | None
 
 
-@strawberry.type(description="What `redeemCredits` answers.")
+@payload("redeemCredits", "The request: APPROVED at once, or PENDING an owner's decision.")
 class RedeemCreditsPayload(Payload):
-    redemption: Redemption | None = strawberry.field(
-        description=(
-            "The request: APPROVED at once, or PENDING an owner's decision. Null when refused."
-        )
-    )
-    errors: list[UserError] = strawberry.field(description=ERRORS)
+    redemption: Redemption | None
 
 
-@strawberry.type(description="What `cancelRedemption` answers.")
+@payload("cancelRedemption", "The request, now CANCELLED.")
 class CancelRedemptionPayload(Payload):
-    redemption: Redemption | None = strawberry.field(
-        description="The request, now CANCELLED. Null when refused."
-    )
-    errors: list[UserError] = strawberry.field(description=ERRORS)
+    redemption: Redemption | None
 
 
-@strawberry.type(description="What `upsertCourse` answers.")
+@payload("upsertCourse", "The course as the catalogue now has it.")
 class UpsertCoursePayload(Payload):
-    course: Course | None = strawberry.field(
-        description="The course as the catalogue now has it. Null when refused."
-    )
-    errors: list[UserError] = strawberry.field(description=ERRORS)
+    course: Course | None
 
 
-@strawberry.type(description="What `deactivateCourse` answers.")
+@payload("deactivateCourse", "The course, withdrawn.")
 class DeactivateCoursePayload(Payload):
-    course: Course | None = strawberry.field(
-        description="The course, withdrawn. Null when refused."
-    )
-    errors: list[UserError] = strawberry.field(description=ERRORS)
+    course: Course | None
 
 
-@strawberry.type(description="What `requestQuote` answers.")
+@payload("requestQuote", "The quote request, OPEN until support fulfils it.")
 class RequestQuotePayload(Payload):
-    quote_request: QuoteRequest | None = strawberry.field(
-        description="The quote request, OPEN until support fulfils it. Null when refused."
-    )
-    errors: list[UserError] = strawberry.field(description=ERRORS)
+    quote_request: QuoteRequest | None
 
 
-@strawberry.type(description="What `cancelQuote` answers.")
+@payload("cancelQuote", "The quote request, CANCELLED.")
 class CancelQuotePayload(Payload):
-    quote_request: QuoteRequest | None = strawberry.field(
-        description="The quote request, CANCELLED. Null when refused."
-    )
-    errors: list[UserError] = strawberry.field(description=ERRORS)
+    quote_request: QuoteRequest | None
 
 
-@strawberry.type(description="What `fulfilQuote` answers.")
+@payload("fulfilQuote", "The quote request, FULFILLED, with its paid purchase.")
 class FulfilQuotePayload(Payload):
-    quote_request: QuoteRequest | None = strawberry.field(
-        description="The quote request, FULFILLED, with its paid purchase. Null when refused."
-    )
-    errors: list[UserError] = strawberry.field(description=ERRORS)
+    quote_request: QuoteRequest | None
 
 
-@strawberry.type(description="What `extendLot` answers.")
+@payload("extendLot", "The lot with its new expiry.")
 class ExtendLotPayload(Payload):
-    lot: Lot | None = strawberry.field(
-        description="The lot with its new expiry. Null when refused."
-    )
-    errors: list[UserError] = strawberry.field(description=ERRORS)
+    lot: Lot | None
 
 
-@strawberry.type(description="What `reverseRedemption` answers.")
+@payload("reverseRedemption", "The redemption, REVERSED; its credits are back in their lots.")
 class ReverseRedemptionPayload(Payload):
-    redemption: Redemption | None = strawberry.field(
-        description=(
-            "The redemption, REVERSED; its credits are back in their lots. Null when refused."
-        )
-    )
-    errors: list[UserError] = strawberry.field(description=ERRORS)
+    redemption: Redemption | None
 
 
-@strawberry.type(description="What `adjustCredits` answers.")
+@payload("adjustCredits", "The account, its balance changed.")
 class AdjustCreditsPayload(Payload):
-    account: Account | None = strawberry.field(
-        description="The account, its balance changed. Null when refused."
-    )
-    errors: list[UserError] = strawberry.field(description=ERRORS)
+    account: Account | None
 
 
 @strawberry.type(description="Redemptions decided together, each standing or failing alone.")

@@ -1,4 +1,5 @@
-"""Quotes and invoices, support tools, the audit log, reports and export links."""
+"""The back office's reads: quote requests, accounts, the audit log, reports and export
+links. (Its changes: resolvers/mutations.py.)"""
 
 from __future__ import annotations
 
@@ -8,32 +9,14 @@ from urllib.parse import quote as urlquote
 
 import strawberry
 
-from graph.arguments import AccountId, After, Before, First, Last, since, until
-from graph.connections import Connection, page_request
+from graph.arguments import AccountId, QuoteStatusFilter, since, until
+from graph.connections import Connection, Paging
 from graph.context import Info
 from graph.enums import (
     ExportDataset,
     ExportFormat,
-    QuoteStatus,
     RedemptionStatus,
     TransactionKind,
-)
-from graph.ids import from_global_id
-from graph.inputs import (
-    AdjustCreditsInput,
-    CancelQuoteInput,
-    ExtendLotInput,
-    FulfilQuoteInput,
-    RequestQuoteInput,
-    ReverseRedemptionInput,
-)
-from graph.payloads import (
-    AdjustCreditsPayload,
-    CancelQuotePayload,
-    ExtendLotPayload,
-    FulfilQuotePayload,
-    RequestQuotePayload,
-    ReverseRedemptionPayload,
 )
 from graph.types import (
     Account,
@@ -42,131 +25,14 @@ from graph.types import (
     ExpiringMonth,
     ExportLink,
     LearnerUsage,
-    Lot,
     QuoteRequest,
-    Redemption,
     UsageMonth,
     UsageReport,
 )
 from ledger import audit, quotes, reports, support
 from ledger.exports import ExportRequest, sign_link
-from resolvers.common import mutate, parse_id, query_page, run_query
+from resolvers.common import list_page, parse_id, run_query
 from settings import get_settings
-
-
-async def request_quote(
-    info: Info,
-    input: Annotated[
-        RequestQuoteInput,
-        strawberry.argument(description="The account, how many credits, and a note."),
-    ],
-) -> RequestQuotePayload:
-    return await mutate(
-        info,
-        RequestQuotePayload,
-        QuoteRequest.from_model,
-        lambda actor: quotes.request_quote(
-            actor=actor,
-            account_id=parse_id(input.account_id, "accountId", "Account"),
-            credits=input.credits,
-            message=input.message,
-            promo_code=input.promo_code,
-        ),
-    )
-
-
-async def fulfil_quote(
-    info: Info,
-    input: Annotated[
-        FulfilQuoteInput,
-        strawberry.argument(description="The open quote request and the invoice number."),
-    ],
-) -> FulfilQuotePayload:
-    return await mutate(
-        info,
-        FulfilQuotePayload,
-        QuoteRequest.from_model,
-        lambda actor: quotes.fulfil_quote(
-            actor=actor,
-            quote_id=from_global_id(input.id, "id", "QuoteRequest"),
-            invoice_number=input.invoice_number,
-        ),
-    )
-
-
-async def cancel_quote(
-    info: Info,
-    input: Annotated[
-        CancelQuoteInput, strawberry.argument(description="The open quote request and why.")
-    ],
-) -> CancelQuotePayload:
-    return await mutate(
-        info,
-        CancelQuotePayload,
-        QuoteRequest.from_model,
-        lambda actor: quotes.cancel_quote(
-            actor=actor,
-            quote_id=from_global_id(input.id, "id", "QuoteRequest"),
-            reason=input.reason,
-        ),
-    )
-
-
-async def extend_lot(
-    info: Info,
-    input: Annotated[
-        ExtendLotInput, strawberry.argument(description="The lot, its new expiry and why.")
-    ],
-) -> ExtendLotPayload:
-    return await mutate(
-        info,
-        ExtendLotPayload,
-        Lot.from_model,
-        lambda actor: support.extend_lot(
-            actor=actor,
-            lot_id=from_global_id(input.id, "id", "Lot"),
-            expires_at=input.expires_at,
-            reason=input.reason,
-        ),
-    )
-
-
-async def reverse_redemption(
-    info: Info,
-    input: Annotated[
-        ReverseRedemptionInput, strawberry.argument(description="The approved redemption and why.")
-    ],
-) -> ReverseRedemptionPayload:
-    return await mutate(
-        info,
-        ReverseRedemptionPayload,
-        Redemption.from_model,
-        lambda actor: support.reverse_redemption(
-            actor=actor,
-            redemption_id=from_global_id(input.id, "id", "Redemption"),
-            reason=input.reason,
-        ),
-    )
-
-
-async def adjust_credits(
-    info: Info,
-    input: Annotated[
-        AdjustCreditsInput,
-        strawberry.argument(description="The account, the signed credits and why."),
-    ],
-) -> AdjustCreditsPayload:
-    return await mutate(
-        info,
-        AdjustCreditsPayload,
-        Account.from_model,
-        lambda actor: support.adjust_credits(
-            actor=actor,
-            account_id=from_global_id(input.account_id, "accountId", "Account"),
-            credits=input.credits,
-            reason=input.reason,
-        ),
-    )
 
 
 async def quote_requests(
@@ -178,24 +44,12 @@ async def quote_requests(
             "staff see every account's, owners their own."
         ),
     ] = None,
-    status: Annotated[
-        QuoteStatus | None,
-        strawberry.argument(description="Only requests in this state; all when left out."),
-    ] = None,
-    first: First = None,
-    after: After = None,
-    last: Last = None,
-    before: Before = None,
+    status: QuoteStatusFilter = None,
+    *,
+    paging: Paging,
 ) -> Connection[QuoteRequest]:
-    return await query_page(
-        info,
-        QuoteRequest.from_model,
-        lambda actor: quotes.list_quotes(
-            actor=actor,
-            account_id=parse_id(account_id, "accountId", "Account"),
-            status=status,
-            page=page_request(first, after, last, before),
-        ),
+    return await list_page(
+        info, QuoteRequest, quotes.list_quotes, paging, account_id=account_id, status=status
     )
 
 
@@ -208,39 +62,16 @@ async def accounts(
             "in any case (at most 200 characters); all when left out or blank."
         ),
     ] = None,
-    first: First = None,
-    after: After = None,
-    last: Last = None,
-    before: Before = None,
+    *,
+    paging: Paging,
 ) -> Connection[Account]:
-    return await query_page(
-        info,
-        Account.from_model,
-        lambda actor: support.list_accounts(
-            actor=actor,
-            search=search,
-            page=page_request(first, after, last, before),
-        ),
-    )
+    return await list_page(info, Account, support.list_accounts, paging, search=search)
 
 
 async def audit_log(
-    info: Info,
-    account_id: AccountId = None,
-    first: First = None,
-    after: After = None,
-    last: Last = None,
-    before: Before = None,
+    info: Info, account_id: AccountId = None, *, paging: Paging
 ) -> Connection[AuditEvent]:
-    return await query_page(
-        info,
-        AuditEvent.from_model,
-        lambda actor: audit.list_events(
-            actor=actor,
-            account_id=parse_id(account_id, "accountId", "Account"),
-            page=page_request(first, after, last, before),
-        ),
-    )
+    return await list_page(info, AuditEvent, audit.list_events, paging, account_id=account_id)
 
 
 async def usage_report(
@@ -291,16 +122,8 @@ async def export_link(
     dataset: Annotated[ExportDataset, strawberry.argument(description="What to export.")],
     format: Annotated[ExportFormat, strawberry.argument(description="The file format.")],
     account_id: AccountId = None,
-    from_: Annotated[
-        date | None,
-        strawberry.argument(
-            name="from", description=since("transactions recorded, or requests made,")
-        ),
-    ] = None,
-    to: Annotated[
-        date | None,
-        strawberry.argument(description=until("transactions recorded, or requests made,")),
-    ] = None,
+    from_: Annotated[date | None, since("transactions recorded, or requests made,")] = None,
+    to: Annotated[date | None, until("transactions recorded, or requests made,")] = None,
     kind: Annotated[
         TransactionKind | None,
         strawberry.argument(

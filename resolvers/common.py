@@ -1,27 +1,32 @@
-"""What every resolver needs: the caller, and ledger errors mapped to GraphQL."""
+"""What every resolver needs: the caller, and ledger errors mapped to GraphQL; and the
+wiring of the resolvers that only hand their arguments to one ledger rule."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError
-from tortoise.models import Model
 
-from graph.connections import Connection, to_connection
+from graph.connections import Connection, Paging, to_connection
 from graph.context import Info
 from graph.ids import from_global_id
 from graph.payloads import Payload
-from graph.types import UserError
+from graph.types import FromModel, UserError
 from ledger.actors import Actor
 from ledger.errors import ErrorCode, LedgerError
 from ledger.pages import Page
 
 T = TypeVar("T")
-R = TypeVar("R")
 P = TypeVar("P", bound=Payload)
-M = TypeVar("M", bound=Model)
+N = TypeVar("N", bound=FromModel)
+
+# Arguments and input fields that hold another object's global id: the name they are
+# reported under, and the type of the object. (An input's `id` names the object the
+# mutation acts on: see `Change`.)
+ID_ARGUMENTS = {"account_id": ("accountId", "Account"), "course_id": ("courseId", "Course")}
 
 
 class Unauthenticated(GraphQLError):
@@ -47,7 +52,7 @@ def query_error(exc: LedgerError) -> GraphQLError:
     return GraphQLError(exc.message, extensions=extensions)
 
 
-def parse_id(value: strawberry.ID | str | None, field: str, type_name: str) -> int | None:
+def parse_id(value: object, field: str, type_name: str) -> int | None:
     """An optional id argument: None when not given, else the row id inside the global
     id of a `type_name` (INVALID_INPUT for anything else, a raw number included)."""
     if value is None or value is strawberry.UNSET:
@@ -64,24 +69,57 @@ async def run_query(info: Info, call: Callable[[Actor], Awaitable[T]]) -> T:
         raise query_error(exc) from exc
 
 
-async def query_page(
-    info: Info, build: Callable[[M], R], call: Callable[[Actor], Awaitable[Page[M]]]
-) -> Connection[R]:
-    """Read a page for the caller, as a connection of the rows built by `build`."""
-    return to_connection(await run_query(info, call), build)
-
-
-async def mutate(
+async def list_page(
     info: Info,
-    payload: type[P],
-    build: Callable[[T], R],
-    call: Callable[[Actor], Awaitable[T]],
-) -> P:
-    """Run a change for the caller and answer its payload: the result built by `build`,
-    or none and the ledger error as the payload's `errors`."""
-    actor = await actor_of(info)
-    try:
-        value = await call(actor)
-    except LedgerError as exc:
-        return payload.answer(None, user_errors(exc))
-    return payload.answer(build(value), [])
+    node: type[N],
+    rule: Callable[..., Awaitable[Page[Any]]],
+    paging: Paging,
+    **filters: object,
+) -> Connection[N]:
+    """The page `paging` asks for of `rule`'s list for the caller, its rows built as
+    `node`s; `filters` are the rule's other arguments, ids decoded once the caller is known."""
+
+    def call(actor: Actor) -> Awaitable[Page[Any]]:
+        return rule(actor=actor, **_decoded(filters), page=paging.request())
+
+    return to_connection(await run_query(info, call), node.from_model)
+
+
+def _decoded(arguments: dict[str, object]) -> dict[str, object]:
+    """`ID_ARGUMENTS` as the row ids a ledger rule takes."""
+    return {
+        name: parse_id(value, *ID_ARGUMENTS[name]) if name in ID_ARGUMENTS else value
+        for name, value in arguments.items()
+    }
+
+
+@dataclass(frozen=True)
+class Change(Generic[P]):
+    """A mutation that hands its input to one ledger rule: each input field given is the
+    rule's keyword argument of that name (a field left out is not passed, so the rule's
+    default holds), ids decoded; `id`, the object acted on, is passed as `id_as`. What the
+    rule answers fills the payload."""
+
+    payload: type[P]
+    rule: Callable[..., Awaitable[object]]
+    id_as: str | None = None
+
+    async def run(self, info: Info, input: object, **fixed: object) -> P:
+        """Answer the mutation for `input` (`fixed`: further arguments, passed as they are):
+        the payload of the row the rule answers, or of the ledger error it raised."""
+        actor = await actor_of(info)
+        try:
+            row = await self.rule(actor=actor, **self._arguments(input), **fixed)
+        except LedgerError as exc:
+            return self.payload.refused(user_errors(exc))
+        return self.payload.made(row)
+
+    def _arguments(self, input: object) -> dict[str, object]:
+        given = {
+            name: value for name, value in vars(input).items() if value is not strawberry.UNSET
+        }
+        arguments = _decoded(given)
+        if self.id_as is not None:
+            acted_on = self.payload.result_type().__name__
+            arguments[self.id_as] = from_global_id(arguments.pop("id"), "id", acted_on)
+        return arguments

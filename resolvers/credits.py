@@ -1,4 +1,4 @@
-"""Prices, purchases, balance, lots and the ledger history."""
+"""Prices, balance, lots and the ledger history. (Buying: resolvers/mutations.py.)"""
 
 from __future__ import annotations
 
@@ -7,18 +7,19 @@ from typing import Annotated
 
 import strawberry
 
-from graph.arguments import AccountId, After, Before, First, Last, since, until
-from graph.connections import Connection, page_request
-from graph.context import Info
-from graph.enums import LotStatus, TransactionKind
-from graph.inputs import PurchaseCreditsInput
-from graph.payloads import (
-    PurchaseCreditsPayload,
+from graph.arguments import (
+    AccountId,
+    LotStatusFilter,
+    TransactionKindFilter,
+    since,
+    until,
 )
-from graph.types import Balance, Lot, PriceQuote, PriceSuggestion, Purchase, Transaction
-from ledger import balances, history, pricing, purchases
+from graph.connections import Connection, Paging
+from graph.context import Info
+from graph.types import Balance, Lot, PriceQuote, PriceSuggestion, Transaction
+from ledger import balances, history, pricing
 from ledger.errors import LedgerError
-from resolvers.common import actor_of, mutate, parse_id, query_error, query_page, run_query
+from resolvers.common import actor_of, list_page, parse_id, query_error, run_query
 
 
 async def price_quote(
@@ -43,31 +44,6 @@ async def price_quote(
     return PriceQuote.copied_from(quote, suggestion=suggestion)
 
 
-async def purchase_credits(
-    info: Info,
-    input: Annotated[
-        PurchaseCreditsInput,
-        strawberry.argument(
-            description="The account, how many credits, how to pay, and the idempotency key."
-        ),
-    ],
-) -> PurchaseCreditsPayload:
-    return await mutate(
-        info,
-        PurchaseCreditsPayload,
-        Purchase.from_model,
-        lambda actor: purchases.purchase_credits(
-            actor=actor,
-            account_id=parse_id(input.account_id, "accountId", "Account"),
-            credits=input.credits,
-            promo_code=input.promo_code,
-            payment_token=input.payment_token,
-            use_saved_payment_method=input.use_saved_payment_method,
-            idempotency_key=input.idempotency_key,
-        ),
-    )
-
-
 async def balance(info: Info, account_id: AccountId = None) -> Balance:
     value = await run_query(
         info,
@@ -79,54 +55,29 @@ async def balance(info: Info, account_id: AccountId = None) -> Balance:
 
 
 async def lots(
-    info: Info,
-    account_id: AccountId = None,
-    status: Annotated[
-        LotStatus | None,
-        strawberry.argument(description="Only lots in this state now; all when left out."),
-    ] = None,
-    first: First = None,
-    after: After = None,
-    last: Last = None,
-    before: Before = None,
+    info: Info, account_id: AccountId = None, status: LotStatusFilter = None, *, paging: Paging
 ) -> Connection[Lot]:
-    return await query_page(
-        info,
-        Lot.from_model,
-        lambda actor: history.list_lots(
-            actor=actor,
-            account_id=parse_id(account_id, "accountId", "Account"),
-            status=status,
-            page=page_request(first, after, last, before),
-        ),
+    return await list_page(
+        info, Lot, history.list_lots, paging, account_id=account_id, status=status
     )
 
 
 async def transactions(
     info: Info,
     account_id: AccountId = None,
-    kind: Annotated[
-        TransactionKind | None,
-        strawberry.argument(description="Only entries of this kind; all when left out."),
-    ] = None,
-    from_: Annotated[
-        date | None, strawberry.argument(name="from", description=since("entries recorded"))
-    ] = None,
-    to: Annotated[date | None, strawberry.argument(description=until("entries recorded"))] = None,
-    first: First = None,
-    after: After = None,
-    last: Last = None,
-    before: Before = None,
+    kind: TransactionKindFilter = None,
+    from_: Annotated[date | None, since("entries recorded")] = None,
+    to: Annotated[date | None, until("entries recorded")] = None,
+    *,
+    paging: Paging,
 ) -> Connection[Transaction]:
-    return await query_page(
+    return await list_page(
         info,
-        Transaction.from_model,
-        lambda actor: history.list_transactions(
-            actor=actor,
-            account_id=parse_id(account_id, "accountId", "Account"),
-            kind=kind,
-            start=from_,
-            end=to,
-            page=page_request(first, after, last, before),
-        ),
+        Transaction,
+        history.list_transactions,
+        paging,
+        account_id=account_id,
+        kind=kind,
+        start=from_,
+        end=to,
     )

@@ -1,4 +1,5 @@
-"""Redeeming credits at checkout, and the owners' decisions."""
+"""The owners' decisions on redemptions, and the lists of redemptions. (Redeeming and
+cancelling: resolvers/mutations.py.)"""
 
 from __future__ import annotations
 
@@ -7,52 +8,23 @@ from typing import Annotated, TypeVar
 
 import strawberry
 
-from graph.arguments import AccountId, After, Before, First, Last, since, until
-from graph.connections import Connection, page_request
+from graph.arguments import AccountId, RedemptionStatusFilter, since, until
+from graph.connections import Connection, Paging
 from graph.context import Info
-from graph.enums import RedemptionStatus
 from graph.ids import from_global_id
 from graph.inputs import (
     ApproveRedemptionsInput,
-    CancelRedemptionInput,
     DenyRedemptionsInput,
-    RedeemCreditsInput,
 )
 from graph.payloads import (
     ApproveRedemptionsPayload,
-    CancelRedemptionPayload,
     DecisionsPayload,
     DenyRedemptionsPayload,
-    RedeemCreditsPayload,
 )
 from graph.types import Redemption
 from ledger import redemptions
 from ledger.errors import InvalidInput
-from resolvers.common import actor_of, mutate, parse_id, query_page, user_errors
-
-
-async def redeem_credits(
-    info: Info,
-    input: Annotated[
-        RedeemCreditsInput,
-        strawberry.argument(
-            description="The account's redemption code, the course and the idempotency key."
-        ),
-    ],
-) -> RedeemCreditsPayload:
-    return await mutate(
-        info,
-        RedeemCreditsPayload,
-        Redemption.from_model,
-        lambda actor: redemptions.redeem_credits(
-            actor=actor,
-            code=input.code,
-            course_id=from_global_id(input.course_id, "courseId", "Course"),
-            idempotency_key=input.idempotency_key,
-            client_address=info.context.client_address,
-        ),
-    )
-
+from resolvers.common import actor_of, list_page, user_errors
 
 D = TypeVar("D", bound=DecisionsPayload)
 
@@ -101,35 +73,12 @@ async def deny_redemptions(
     )
 
 
-async def cancel_redemption(
-    info: Info,
-    input: Annotated[
-        CancelRedemptionInput,
-        strawberry.argument(description="The caller's own pending redemption."),
-    ],
-) -> CancelRedemptionPayload:
-    return await mutate(
-        info,
-        CancelRedemptionPayload,
-        Redemption.from_model,
-        lambda actor: redemptions.cancel_redemption(
-            actor=actor, redemption_id=from_global_id(input.id, "id", "Redemption")
-        ),
-    )
-
-
 async def list_redemptions(
     info: Info,
     account_id: AccountId = None,
-    status: Annotated[
-        RedemptionStatus | None,
-        strawberry.argument(description="Only requests in this state; all when left out."),
-    ] = None,
-    from_: Annotated[
-        date | None,
-        strawberry.argument(name="from", description=since("requests made")),
-    ] = None,
-    to: Annotated[date | None, strawberry.argument(description=until("requests made"))] = None,
+    status: RedemptionStatusFilter = None,
+    from_: Annotated[date | None, since("requests made")] = None,
+    to: Annotated[date | None, until("requests made")] = None,
     learner_email: Annotated[
         str | None,
         strawberry.argument(
@@ -137,43 +86,23 @@ async def list_redemptions(
             "address, in any case)."
         ),
     ] = None,
-    first: First = None,
-    after: After = None,
-    last: Last = None,
-    before: Before = None,
+    *,
+    paging: Paging,
 ) -> Connection[Redemption]:
-    return await query_page(
+    return await list_page(
         info,
-        Redemption.from_model,
-        lambda actor: redemptions.list_redemptions(
-            actor=actor,
-            account_id=parse_id(account_id, "accountId", "Account"),
-            status=status,
-            start=from_,
-            end=to,
-            learner_email=learner_email,
-            page=page_request(first, after, last, before),
-        ),
+        Redemption,
+        redemptions.list_redemptions,
+        paging,
+        account_id=account_id,
+        status=status,
+        start=from_,
+        end=to,
+        learner_email=learner_email,
     )
 
 
 async def my_redemptions(
-    info: Info,
-    status: Annotated[
-        RedemptionStatus | None,
-        strawberry.argument(description="Only requests in this state; all when left out."),
-    ] = None,
-    first: First = None,
-    after: After = None,
-    last: Last = None,
-    before: Before = None,
+    info: Info, status: RedemptionStatusFilter = None, *, paging: Paging
 ) -> Connection[Redemption]:
-    return await query_page(
-        info,
-        Redemption.from_model,
-        lambda actor: redemptions.list_my_redemptions(
-            actor=actor,
-            status=status,
-            page=page_request(first, after, last, before),
-        ),
-    )
+    return await list_page(info, Redemption, redemptions.list_my_redemptions, paging, status=status)

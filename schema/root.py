@@ -18,7 +18,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from graph.connections import Connection
+from graph.connections import Connection, connection
 from graph.scalars import SCALARS
 from graph.types import Account as AccountType
 from graph.types import (
@@ -36,7 +36,7 @@ from graph.types import (
     Viewer,
 )
 from observability import OperationMetrics, current_request_id
-from resolvers import accounts, credits, nodes
+from resolvers import accounts, credits, mutations, nodes
 from resolvers import backoffice as office
 from resolvers import courses as catalogue
 from resolvers import redemptions as redeeming
@@ -84,46 +84,45 @@ class Query:
         resolver=credits.balance,
         description=f"An account's credits now. {OWNERS_AND_SUPPORT}",
     )
-    lots: Connection[Lot] | None = strawberry.field(
-        resolver=credits.lots,
-        description=f"An account's lots, newest first. {OWNERS_AND_SUPPORT}",
+    lots: Connection[Lot] | None = connection(
+        credits.lots,
+        f"An account's lots, newest first. {OWNERS_AND_SUPPORT}",
     )
-    transactions: Connection[Transaction] | None = strawberry.field(
-        resolver=credits.transactions,
-        description="An account's ledger, newest first: every change of credits. "
-        f"{OWNERS_AND_SUPPORT}",
+    transactions: Connection[Transaction] | None = connection(
+        credits.transactions,
+        f"An account's ledger, newest first: every change of credits. {OWNERS_AND_SUPPORT}",
     )
     price_quote: PriceQuote | None = strawberry.field(
         resolver=credits.price_quote,
         description="What buying a number of credits would cost now, with any volume "
         "discount or promo code; nothing is bought. Anyone signed in.",
     )
-    redemptions: Connection[Redemption] | None = strawberry.field(
-        resolver=redeeming.list_redemptions,
-        description=f"An account's redemption requests, newest first. {OWNERS_AND_SUPPORT}",
+    redemptions: Connection[Redemption] | None = connection(
+        redeeming.list_redemptions,
+        f"An account's redemption requests, newest first. {OWNERS_AND_SUPPORT}",
     )
-    my_redemptions: Connection[Redemption] | None = strawberry.field(
-        resolver=redeeming.my_redemptions,
-        description="The caller's own redemption requests as a learner, from any account, "
+    my_redemptions: Connection[Redemption] | None = connection(
+        redeeming.my_redemptions,
+        "The caller's own redemption requests as a learner, from any account, "
         "newest first. Anyone signed in.",
     )
-    courses: Connection[Course] | None = strawberry.field(
-        resolver=catalogue.list_courses,
-        description="The course catalogue, newest first: the courses learners can redeem "
+    courses: Connection[Course] | None = connection(
+        catalogue.list_courses,
+        "The course catalogue, newest first: the courses learners can redeem "
         "(support staff may include withdrawn ones). Anyone signed in.",
     )
-    quote_requests: Connection[QuoteRequest] | None = strawberry.field(
-        resolver=office.quote_requests,
-        description="Requests to buy by invoice, newest first. Owners see their account's; "
+    quote_requests: Connection[QuoteRequest] | None = connection(
+        office.quote_requests,
+        "Requests to buy by invoice, newest first. Owners see their account's; "
         "support staff see every account's.",
     )
-    accounts: Connection[AccountType] | None = strawberry.field(
-        resolver=office.accounts,
-        description="Every account, newest first. Support staff only (FORBIDDEN otherwise).",
+    accounts: Connection[AccountType] | None = connection(
+        office.accounts,
+        "Every account, newest first. Support staff only (FORBIDDEN otherwise).",
     )
-    audit_log: Connection[AuditEvent] | None = strawberry.field(
-        resolver=office.audit_log,
-        description=f"Who changed what on an account, newest first. {OWNERS_AND_SUPPORT}",
+    audit_log: Connection[AuditEvent] | None = connection(
+        office.audit_log,
+        f"Who changed what on an account, newest first. {OWNERS_AND_SUPPORT}",
     )
     usage_report: UsageReport | None = strawberry.field(
         resolver=office.usage_report,
@@ -149,7 +148,7 @@ def _errors(what: str, codes: str) -> str:
 )
 class Mutation:
     create_account = strawberry.mutation(
-        resolver=accounts.create_account,
+        resolver=mutations.create_account,
         description=_errors(
             (
                 "Create an account owned by the caller, with its redemption code. A user owns at "
@@ -159,7 +158,7 @@ class Mutation:
         ),
     )
     update_account = strawberry.mutation(
-        resolver=accounts.update_account,
+        resolver=mutations.update_account,
         description=_errors(
             (
                 "Rename the account, change how requests are approved, or set the limit approved "
@@ -169,7 +168,7 @@ class Mutation:
         ),
     )
     add_account_owner = strawberry.mutation(
-        resolver=accounts.add_account_owner,
+        resolver=mutations.add_account_owner,
         description=_errors(
             (
                 "Make someone an owner by email: listed, counted and emailed at once, linked when "
@@ -179,14 +178,14 @@ class Mutation:
         ),
     )
     remove_account_owner = strawberry.mutation(
-        resolver=accounts.remove_account_owner,
+        resolver=mutations.remove_account_owner,
         description=_errors(
             "Remove an owner (the creator included); the last owner cannot be removed.",
             "INVALID_INPUT, NOT_FOUND, LAST_OWNER",
         ),
     )
     rotate_redemption_code = strawberry.mutation(
-        resolver=accounts.rotate_redemption_code,
+        resolver=mutations.rotate_redemption_code,
         description=_errors(
             (
                 "Replace the redemption code: the old one stops working at once; requests made "
@@ -196,7 +195,7 @@ class Mutation:
         ),
     )
     purchase_credits = strawberry.mutation(
-        resolver=credits.purchase_credits,
+        resolver=mutations.purchase_credits,
         description=_errors(
             (
                 "Buy credits by card; they are added as a lot expiring a year after payment. "
@@ -206,7 +205,7 @@ class Mutation:
         ),
     )
     redeem_credits = strawberry.mutation(
-        resolver=redeeming.redeem_credits,
+        resolver=mutations.redeem_credits,
         description=_errors(
             (
                 "A learner pays for a course with the account's code: approved at once (AUTOMATIC,"
@@ -237,56 +236,56 @@ class Mutation:
         ),
     )
     cancel_redemption = strawberry.mutation(
-        resolver=redeeming.cancel_redemption,
+        resolver=mutations.cancel_redemption,
         description=_errors(
             "The learner withdraws their own pending request.",
             "INVALID_INPUT, NOT_FOUND, NOT_PENDING",
         ),
     )
     upsert_course = strawberry.mutation(
-        resolver=catalogue.upsert_course,
+        resolver=mutations.upsert_course,
         description=_errors(
             "Support: add a course to the catalogue or change it, by SKU.",
             "INVALID_INPUT, FORBIDDEN",
         ),
     )
     deactivate_course = strawberry.mutation(
-        resolver=catalogue.deactivate_course,
+        resolver=mutations.deactivate_course,
         description=_errors(
             "Support: withdraw a course; learners can no longer redeem for it.",
             "INVALID_INPUT, NOT_FOUND, FORBIDDEN",
         ),
     )
     request_quote = strawberry.mutation(
-        resolver=office.request_quote,
+        resolver=mutations.request_quote,
         description=_errors(
             "Ask support for an invoice quote; the support mailbox is emailed.",
             "INVALID_INPUT, NOT_FOUND, INVALID_PROMO_CODE",
         ),
     )
     cancel_quote = strawberry.mutation(
-        resolver=office.cancel_quote,
+        resolver=mutations.cancel_quote,
         description=_errors(
             "Cancel an open quote request (its account's owners or support).",
             "INVALID_INPUT, NOT_FOUND, NOT_PENDING",
         ),
     )
     fulfil_quote = strawberry.mutation(
-        resolver=office.fulfil_quote,
+        resolver=mutations.fulfil_quote,
         description=_errors(
             "Support: mark a quote's invoice paid; its credits are added as a lot.",
             "INVALID_INPUT, NOT_FOUND, NOT_PENDING, FORBIDDEN",
         ),
     )
     extend_lot = strawberry.mutation(
-        resolver=office.extend_lot,
+        resolver=mutations.extend_lot,
         description=_errors(
             "Support: move a lot's expiry later, with a reason (an EXTENSION entry).",
             "INVALID_INPUT, NOT_FOUND, FORBIDDEN",
         ),
     )
     reverse_redemption = strawberry.mutation(
-        resolver=office.reverse_redemption,
+        resolver=mutations.reverse_redemption,
         description=_errors(
             (
                 "Support: refund an approved redemption; credits go back to their lots, and a "
@@ -296,7 +295,7 @@ class Mutation:
         ),
     )
     adjust_credits = strawberry.mutation(
-        resolver=office.adjust_credits,
+        resolver=mutations.adjust_credits,
         description=_errors(
             "Support: add credits (a new lot) or take some (in draw order), with a reason.",
             "INVALID_INPUT, NOT_FOUND, INSUFFICIENT_CREDITS, FORBIDDEN",
