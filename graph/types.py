@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any, Self, TypeVar
 
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 from tortoise.models import Model
 
@@ -240,11 +241,11 @@ class Purchase(NodeType):
         description="The lot the purchase added; null unless it is PAID."
     )
     async def lot(self, info: Info) -> Lot | None:
-        lot = await info.context.loaders.lots_by_purchase.load(self.row.id)
-        return Lot.from_model(lot) if lot else None
+        return await _linked(info.context.loaders.lots_by_purchase, self.row.id, Lot)
 
 
 R = TypeVar("R", bound=Model)
+N = TypeVar("N", bound=FromModel)
 
 
 def _joined(row: Model, relation: str, model: type[R]) -> R | None:
@@ -253,36 +254,18 @@ def _joined(row: Model, relation: str, model: type[R]) -> R | None:
     return found if isinstance(found, model) else None
 
 
-def _kept(row: R | None, model: type[R], row_id: int) -> R:
-    """A row that a RESTRICT foreign key keeps: its absence is a bug (answered INTERNAL)."""
+async def _kept(loader: DataLoader[int, R | None], row_id: int, node: type[N]) -> N:
+    """The row a RESTRICT foreign key keeps, as a `node`: its absence is a bug (INTERNAL)."""
+    row = await loader.load(row_id)
     if row is None:
-        raise RuntimeError(f"{model.__name__} {row_id} is gone though a foreign key keeps it")
-    return row
+        raise RuntimeError(f"{node.__name__} {row_id} is gone though a foreign key keeps it")
+    return node.from_model(row)
 
 
-async def _load_course(info: Info, course_id: int) -> Course:
-    course = await info.context.loaders.courses_by_id.load(course_id)
-    return Course.from_model(_kept(course, models.Course, course_id))
-
-
-async def _load_user(info: Info, user_id: int) -> User:
-    user = await info.context.loaders.users_by_id.load(user_id)
-    return User.from_model(_kept(user, models.User, user_id))
-
-
-async def _user(info: Info, user_id: int | None) -> User | None:
-    row = await info.context.loaders.users_by_id.load(user_id) if user_id else None
-    return User.from_model(row) if row else None
-
-
-async def _lot(info: Info, lot_id: int | None) -> Lot | None:
-    row = await info.context.loaders.lots_by_id.load(lot_id) if lot_id else None
-    return Lot.from_model(row) if row else None
-
-
-async def _purchase(info: Info, purchase_id: int | None) -> Purchase | None:
-    row = await info.context.loaders.purchases_by_id.load(purchase_id) if purchase_id else None
-    return Purchase.from_model(row) if row else None
+async def _linked(loader: DataLoader[int, R | None], row_id: int | None, node: type[N]) -> N | None:
+    """The row a nullable foreign key names, if any, as a `node`."""
+    row = await loader.load(row_id) if row_id else None
+    return node.from_model(row) if row else None
 
 
 @strawberry.type(
@@ -351,8 +334,7 @@ class Draw:
         description="The lot they were taken from."
     )
     async def lot(self, info: Info) -> Lot:
-        lot = await info.context.loaders.lots_by_id.load(self.row.lot_id)
-        return Lot.from_model(_kept(lot, models.Lot, self.row.lot_id))
+        return await _kept(info.context.loaders.lots_by_id, self.row.lot_id, Lot)
 
 
 @strawberry.type(
@@ -386,7 +368,7 @@ class Redemption(NodeType):
         course = _joined(self.row, "course", models.Course)
         if course is not None:
             return Course.from_model(course)
-        return _load_course(info, self.row.course_id)
+        return _kept(info.context.loaders.courses_by_id, self.row.course_id, Course)
 
     @strawberry.field(  # type: ignore[untyped-decorator]
         graphql_type=User, description="The learner who asked."
@@ -395,14 +377,14 @@ class Redemption(NodeType):
         user = _joined(self.row, "learner", models.User)
         if user is not None:
             return User.from_model(user)
-        return _load_user(info, self.row.learner_id)
+        return _kept(info.context.loaders.users_by_id, self.row.learner_id, User)
 
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="Who approved or denied it (an owner or support staff), or the "
         "learner who cancelled it; null while PENDING and when approved automatically."
     )
     async def decided_by(self, info: Info) -> User | None:
-        return await _user(info, self.row.decided_by_id)
+        return await _linked(info.context.loaders.users_by_id, self.row.decided_by_id, User)
 
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="Which lots paid for it, for the account's owners and support staff. "
@@ -452,13 +434,13 @@ class Transaction(NodeType):
         description="The lot whose credits (or expiry) it changed."
     )
     async def lot(self, info: Info) -> Lot | None:
-        return await _lot(info, self.row.lot_id)
+        return await _linked(info.context.loaders.lots_by_id, self.row.lot_id, Lot)
 
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="For a PURCHASE, the purchase paid; null otherwise."
     )
     async def purchase(self, info: Info) -> Purchase | None:
-        return await _purchase(info, self.row.purchase_id)
+        return await _linked(info.context.loaders.purchases_by_id, self.row.purchase_id, Purchase)
 
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="For a REDEMPTION or REVERSAL (and the EXPIRY that may follow a "
@@ -466,12 +448,7 @@ class Transaction(NodeType):
     )
     async def redemption(self, info: Info) -> Redemption | None:
         redemption_id = self.row.redemption_id
-        row = (
-            await info.context.loaders.redemptions_by_id.load(redemption_id)
-            if redemption_id
-            else None
-        )
-        return Redemption.from_model(row) if row else None
+        return await _linked(info.context.loaders.redemptions_by_id, redemption_id, Redemption)
 
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="The person whose action caused it (the buyer, the learner or owner "
@@ -479,7 +456,7 @@ class Transaction(NodeType):
         "expiry."
     )
     async def actor(self, info: Info) -> User | None:
-        return await _user(info, self.row.actor_id)
+        return await _linked(info.context.loaders.users_by_id, self.row.actor_id, User)
 
 
 @strawberry.type(description="The signed-in caller.")
@@ -526,14 +503,13 @@ class QuoteRequest(NodeType):
         description="The account that asked."
     )
     async def account(self, info: Info) -> Account:
-        account = await info.context.loaders.accounts_by_id.load(self.row.account_id)
-        return Account.from_model(_kept(account, models.Account, self.row.account_id))
+        return await _kept(info.context.loaders.accounts_by_id, self.row.account_id, Account)
 
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="The PAID purchase made when the invoice was paid; null until FULFILLED."
     )
     async def purchase(self, info: Info) -> Purchase | None:
-        return await _purchase(info, self.row.purchase_id)
+        return await _linked(info.context.loaders.purchases_by_id, self.row.purchase_id, Purchase)
 
 
 @strawberry.type(
@@ -562,12 +538,10 @@ class AuditEvent(NodeType):
         description="Who made the change; null if no longer known."
     )
     async def actor(self, info: Info) -> User | None:
-        return await _user(info, self.row.actor_id)
+        return await _linked(info.context.loaders.users_by_id, self.row.actor_id, User)
 
 
 MONTH = "The calendar month, as `YYYY-MM` (UTC)."
-APPROVED_CREDITS = "Credits of those redemptions."
-APPROVED_COUNT = "How many redemptions."
 
 
 @strawberry.type(
@@ -592,35 +566,37 @@ class UsageMonth:
     )
 
 
+@strawberry.type  # a base only: the counts a report's top learners and courses share
+class Approved:
+    credits: int = strawberry.field(description="Credits of those redemptions.")
+    redemptions: int = strawberry.field(description="How many redemptions.")
+
+
 @strawberry.type(
     description="One learner's redemptions approved in the report's period (and not "
     "reversed since)."
 )
-class LearnerUsage:
-    credits: int = strawberry.field(description=APPROVED_CREDITS)
-    redemptions: int = strawberry.field(description=APPROVED_COUNT)
+class LearnerUsage(Approved):
     learner_id: strawberry.Private[int]
 
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="The learner."
     )
     async def learner(self, info: Info) -> User:
-        return await _load_user(info, self.learner_id)
+        return await _kept(info.context.loaders.users_by_id, self.learner_id, User)
 
 
 @strawberry.type(
     description="One course's redemptions approved in the report's period (and not reversed since)."
 )
-class CourseUsage:
-    credits: int = strawberry.field(description=APPROVED_CREDITS)
-    redemptions: int = strawberry.field(description=APPROVED_COUNT)
+class CourseUsage(Approved):
     course_id: strawberry.Private[int]
 
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="The course."
     )
     async def course(self, info: Info) -> Course:
-        return await _load_course(info, self.course_id)
+        return await _kept(info.context.loaders.courses_by_id, self.course_id, Course)
 
 
 @strawberry.type(description="Credits due to expire in one calendar month.")
