@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ledger import access, audit, clock, outbox, pricing
 from ledger.actors import Actor
 from ledger.audit import AuditAction
@@ -40,11 +42,10 @@ async def request_quote(
             status=QuoteStatus.OPEN,
             created_at=clock.now(),
         )
-        await audit.record(
+        await _record(
             AuditAction.QUOTE_REQUESTED,
             actor,
-            account.id,
-            quote_id=row.id,
+            row,
             credits=credits,
             amount_cents=quote.amount_cents,
         )
@@ -52,6 +53,11 @@ async def request_quote(
         return row
 
     return await atomic(create)
+
+
+async def _record(action: AuditAction, actor: Actor, quote: QuoteRequest, **details: Any) -> None:
+    """A quote's audit event: on its account, naming the quote."""
+    await audit.record(action, actor, quote.account_id, quote_id=quote.id, **details)
 
 
 async def _open_quote(quote_id: int) -> QuoteRequest:
@@ -86,13 +92,7 @@ async def fulfil_quote(*, actor: Actor, quote_id: int, invoice_number: str) -> Q
         quote.status, quote.invoice_number = QuoteStatus.FULFILLED, invoice_number
         quote.purchase_id, quote.decided_at = purchase.id, clock.now()
         await quote.save()
-        await audit.record(
-            AuditAction.QUOTE_FULFILLED,
-            actor,
-            quote.account_id,
-            quote_id=quote.id,
-            invoice_number=invoice_number,
-        )
+        await _record(AuditAction.QUOTE_FULFILLED, actor, quote, invoice_number=invoice_number)
         return quote
 
     return await atomic(fulfil)
@@ -111,20 +111,14 @@ async def cancel_quote(*, actor: Actor, quote_id: int, reason: str) -> QuoteRequ
             clock.now(),
         )
         await quote.save(update_fields=["status", "cancel_reason", "decided_at"])
-        await audit.record(
-            AuditAction.QUOTE_CANCELLED, actor, quote.account_id, reason=why, quote_id=quote.id
-        )
+        await _record(AuditAction.QUOTE_CANCELLED, actor, quote, reason=why)
         return quote
 
     return await atomic(cancel)
 
 
 async def list_quotes(
-    *,
-    actor: Actor,
-    account_id: int | None,
-    status: QuoteStatus | None,
-    page: PageRequest,
+    *, actor: Actor, account_id: int | None, status: QuoteStatus | None, page: PageRequest
 ) -> Page[QuoteRequest]:
     """Support staff see every account's (or one's); owners see their own."""
     query = QuoteRequest.all()
