@@ -69,8 +69,35 @@ def only(what: str) -> StrawberryArgumentAnnotation:
     return strawberry.argument(description=f"Only {what}; all when left out.")
 
 
-# The lists' filters by state or kind.
+def only_for(dataset: str, what: str, other: str) -> StrawberryArgumentAnnotation:
+    """An export's filter that applies to one `dataset`, and that the `other` ignores."""
+    return strawberry.argument(description=f"{dataset} only: only {what} (ignored for {other}).")
+
+
+# The lists' filters.
 LotStatusFilter = Annotated[LotStatus | None, only("lots in this state now")]
 QuoteStatusFilter = Annotated[QuoteStatus | None, only("requests in this state")]
 RedemptionStatusFilter = Annotated[RedemptionStatus | None, only("requests in this state")]
 TransactionKindFilter = Annotated[TransactionKind | None, only("entries of this kind")]
+LearnerEmailFilter = Annotated[
+    str | None,
+    strawberry.argument(
+        description="Only requests by the learner with this email address (the whole "
+        "address, in any case)."
+    ),
+]
+AccountSearch = Annotated[
+    str | None,
+    strawberry.argument(
+        description="Only accounts whose name or an owner's email contains this text, "
+        "in any case (at most 200 characters); all when left out or blank."
+    ),
+]
+
+# The export link's filters, each of one dataset.
+ExportKindFilter = Annotated[
+    TransactionKind | None, only_for("TRANSACTIONS", "entries of this kind", "REDEMPTIONS")
+]
+ExportStatusFilter = Annotated[
+    RedemptionStatus | None, only_for("REDEMPTIONS", "requests in this state", "TRANSACTIONS")
+]

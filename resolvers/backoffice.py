@@ -9,14 +9,20 @@ from urllib.parse import quote as urlquote
 
 import strawberry
 
-from graph.arguments import AccountId, QuoteStatusFilter, since, until
+from graph.arguments import (
+    AccountId,
+    AccountSearch,
+    ExportKindFilter,
+    ExportStatusFilter,
+    QuoteStatusFilter,
+    since,
+    until,
+)
 from graph.connections import Connection, Paging
 from graph.context import Info
 from graph.enums import (
     ExportDataset,
     ExportFormat,
-    RedemptionStatus,
-    TransactionKind,
 )
 from graph.types import (
     Account,
@@ -55,13 +61,7 @@ async def quote_requests(
 
 async def accounts(
     info: Info,
-    search: Annotated[
-        str | None,
-        strawberry.argument(
-            description="Only accounts whose name or an owner's email contains this text, "
-            "in any case (at most 200 characters); all when left out or blank."
-        ),
-    ] = None,
+    search: AccountSearch = None,
     *,
     paging: Paging,
 ) -> Connection[Account]:
@@ -124,18 +124,8 @@ async def export_link(
     account_id: AccountId = None,
     from_: Annotated[date | None, since("transactions recorded, or requests made,")] = None,
     to: Annotated[date | None, until("transactions recorded, or requests made,")] = None,
-    kind: Annotated[
-        TransactionKind | None,
-        strawberry.argument(
-            description="TRANSACTIONS only: only entries of this kind (ignored for REDEMPTIONS)."
-        ),
-    ] = None,
-    status: Annotated[
-        RedemptionStatus | None,
-        strawberry.argument(
-            description="REDEMPTIONS only: only requests in this state (ignored for TRANSACTIONS)."
-        ),
-    ] = None,
+    kind: ExportKindFilter = None,
+    status: ExportStatusFilter = None,
 ) -> ExportLink:
     """A short-lived link a browser can download the export from, without a header."""
     token, expires = await run_query(

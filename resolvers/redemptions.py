@@ -8,7 +8,7 @@ from typing import Annotated, TypeVar
 
 import strawberry
 
-from graph.arguments import AccountId, RedemptionStatusFilter, since, until
+from graph.arguments import AccountId, LearnerEmailFilter, RedemptionStatusFilter, since, until
 from graph.connections import Connection, Paging
 from graph.context import Info
 from graph.ids import from_global_id
@@ -79,13 +79,7 @@ async def list_redemptions(
     status: RedemptionStatusFilter = None,
     from_: Annotated[date | None, since("requests made")] = None,
     to: Annotated[date | None, until("requests made")] = None,
-    learner_email: Annotated[
-        str | None,
-        strawberry.argument(
-            description="Only requests by the learner with this email address (the whole "
-            "address, in any case)."
-        ),
-    ] = None,
+    learner_email: LearnerEmailFilter = None,
     *,
     paging: Paging,
 ) -> Connection[Redemption]:
