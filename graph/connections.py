@@ -126,7 +126,7 @@ class Paged(FieldExtension):
         return {**kwargs, "paging": Paging(*given)}
 
 
-def connection(resolver: Callable[..., Any], description: str) -> Any:
+def connection(*, resolver: Callable[..., Any], description: str) -> Any:
     """A root field answering a `Connection`: `resolver` takes `paging: Paging`."""
     return strawberry.field(resolver=resolver, description=description, extensions=[Paged()])
 

@@ -85,12 +85,12 @@ class Query:
         description=f"An account's credits now. {OWNERS_AND_SUPPORT}",
     )
     lots: Connection[Lot] | None = connection(
-        credits.lots,
-        f"An account's lots, newest first. {OWNERS_AND_SUPPORT}",
+        resolver=credits.lots,
+        description=f"An account's lots, newest first. {OWNERS_AND_SUPPORT}",
     )
     transactions: Connection[Transaction] | None = connection(
-        credits.transactions,
-        f"An account's ledger, newest first: every change of credits. {OWNERS_AND_SUPPORT}",
+        resolver=credits.transactions,
+        description=f"An account's ledger, newest first: every change of credits. {OWNERS_AND_SUPPORT}",
     )
     price_quote: PriceQuote | None = strawberry.field(
         resolver=credits.price_quote,
@@ -98,31 +98,31 @@ class Query:
         "discount or promo code; nothing is bought. Anyone signed in.",
     )
     redemptions: Connection[Redemption] | None = connection(
-        redeeming.list_redemptions,
-        f"An account's redemption requests, newest first. {OWNERS_AND_SUPPORT}",
+        resolver=redeeming.list_redemptions,
+        description=f"An account's redemption requests, newest first. {OWNERS_AND_SUPPORT}",
     )
     my_redemptions: Connection[Redemption] | None = connection(
-        redeeming.my_redemptions,
-        "The caller's own redemption requests as a learner, from any account, "
+        resolver=redeeming.my_redemptions,
+        description="The caller's own redemption requests as a learner, from any account, "
         "newest first. Anyone signed in.",
     )
     courses: Connection[Course] | None = connection(
-        catalogue.list_courses,
-        "The course catalogue, newest first: the courses learners can redeem "
+        resolver=catalogue.list_courses,
+        description="The course catalogue, newest first: the courses learners can redeem "
         "(support staff may include withdrawn ones). Anyone signed in.",
     )
     quote_requests: Connection[QuoteRequest] | None = connection(
-        office.quote_requests,
-        "Requests to buy by invoice, newest first. Owners see their account's; "
+        resolver=office.quote_requests,
+        description="Requests to buy by invoice, newest first. Owners see their account's; "
         "support staff see every account's.",
     )
     accounts: Connection[AccountType] | None = connection(
-        office.accounts,
-        "Every account, newest first. Support staff only (FORBIDDEN otherwise).",
+        resolver=office.accounts,
+        description="Every account, newest first. Support staff only (FORBIDDEN otherwise).",
     )
     audit_log: Connection[AuditEvent] | None = connection(
-        office.audit_log,
-        f"Who changed what on an account, newest first. {OWNERS_AND_SUPPORT}",
+        resolver=office.audit_log,
+        description=f"Who changed what on an account, newest first. {OWNERS_AND_SUPPORT}",
     )
     usage_report: UsageReport | None = strawberry.field(
         resolver=office.usage_report,
