@@ -90,7 +90,8 @@ class Query:
     )
     transactions: Connection[Transaction] | None = connection(
         resolver=credits.transactions,
-        description=f"An account's ledger, newest first: every change of credits. {OWNERS_AND_SUPPORT}",
+        description="An account's ledger, newest first: every change of credits. "
+        f"{OWNERS_AND_SUPPORT}",
     )
     price_quote: PriceQuote | None = strawberry.field(
         resolver=credits.price_quote,
