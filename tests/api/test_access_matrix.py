@@ -82,7 +82,8 @@ READ_RULES = {rule for _, rule in READ_BY_ID}
 EVERY_OBJECT = {key for key, _ in READ_BY_ID}
 READABLE = {
     "stranger": {"courseId"},
-    "learner": {"redemptionId", "learnerUserId", "courseId"},
+    # The owner decided one of the learner's requests: `decidedBy` shows them to it.
+    "learner": {"redemptionId", "learnerUserId", "ownerUserId", "courseId"},
     "support": EVERY_OBJECT,
     "owner": EVERY_OBJECT - {"withdrawnCourseId"},
 }
