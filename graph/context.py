@@ -8,6 +8,7 @@ too many aliases) costs no query.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import strawberry
 from starlette.requests import Request
@@ -26,6 +27,9 @@ class Context:
     loaders: Loaders = field(default_factory=Loaders)
     client_address: str = ""
     request_id: str = ""
+    # Objects read by id (`node`, `nodes`) in this request: each read once, and a bounded
+    # number of them, however many fields and aliases ask.
+    read_by_id: dict[tuple[str, int], Any] = field(default_factory=dict)
     _actor: Actor | None = None
 
     async def actor(self) -> Actor | None:

@@ -29,7 +29,7 @@ from ledger.actors import Actor
 from ledger.errors import InvalidInput, NotFound
 from resolvers.common import run_query
 
-MAX_NODES = 100
+MAX_NODES = 100  # ids in one `nodes` field, and distinct objects read by id per request
 
 Reader = Callable[[Actor, int], Awaitable[Any]]
 # Each type's rule is looked up in ledger.access when it is called, as the rules call
@@ -55,12 +55,21 @@ def _parse(value: strawberry.ID, field: str) -> tuple[str, int]:
     return parts[0], from_global_id(value, field, parts[0])
 
 
-async def _read(actor: Actor, type_name: str, pk: int) -> Node | None:
+async def _read(info: Info, actor: Actor, type_name: str, pk: int) -> Node | None:
+    """One object by id, read at most once per request; at most MAX_NODES distinct ones a
+    request (aliases could otherwise ask for thousands)."""
+    seen = info.context.read_by_id
+    if (type_name, pk) in seen:
+        return seen[type_name, pk]  # type: ignore[no-any-return]
+    if len(seen) >= MAX_NODES:
+        raise InvalidInput(f"at most {MAX_NODES} objects by id per request", field=["ids"])
     read, node_type = READERS[type_name]
     try:
-        return node_type.from_model(await read(actor, pk))
+        found: Node | None = node_type.from_model(await read(actor, pk))
     except NotFound:
-        return None
+        found = None
+    seen[type_name, pk] = found
+    return found
 
 
 async def node(
@@ -70,7 +79,7 @@ async def node(
     ],
 ) -> Node | None:
     async def call(actor: Actor) -> Node | None:
-        return await _read(actor, *_parse(id, "id"))
+        return await _read(info, actor, *_parse(id, "id"))
 
     return await run_query(info, call)
 
@@ -86,6 +95,6 @@ async def nodes(
         if len(ids) > MAX_NODES:
             raise InvalidInput(f"at most {MAX_NODES} ids at once", field=["ids"])
         parsed = [_parse(value, "ids") for value in ids]
-        return [await _read(actor, type_name, pk) for type_name, pk in parsed]
+        return [await _read(info, actor, type_name, pk) for type_name, pk in parsed]
 
     return await run_query(info, call)

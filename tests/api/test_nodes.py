@@ -374,3 +374,23 @@ async def test_the_people_an_object_shows_can_be_read_by_id(
     for reader, person in [(learner, decider), *((owner, actor) for actor in actors)]:
         read = await reader.data("query($id: ID!) { node(id: $id) { id } }", {"id": person})
         assert read["node"] == {"id": person}
+
+
+async def test_a_request_reads_each_object_once_and_a_hundred_at_most(
+    callers: dict[str, GraphQLClient],
+) -> None:
+    owner = callers["owner"]
+    fifty = [gid("Lot", 900_000 + i) for i in range(50)]
+    aliases = " ".join(f"a{i}: nodes(ids: $ids) {{ id }}" for i in range(25))
+    body = await owner.post(f"query($ids: [ID!]!) {{ {aliases} }}", {"ids": fifty})
+    assert "errors" not in body  # the same fifty ids, asked 25 times, are read once
+    assert body["data"]["a24"] == [None] * 50
+    others = [gid("Lot", 800_000 + i) for i in range(60)]
+    body = await owner.post(
+        "query($a: [ID!]!, $b: [ID!]!) { a: nodes(ids: $a) { id } b: nodes(ids: $b) { id } }",
+        {"a": fifty, "b": others},
+    )
+    # `nodes` is non-null ([Node]!, as Relay has it): its refusal answers the whole query.
+    assert body["data"] is None
+    (error,) = body["errors"]
+    assert error["path"] == ["b"] and error["extensions"]["code"] == "INVALID_INPUT"
