@@ -24,6 +24,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_until_ready(
+    base: str, process: subprocess.Popen[bytes], log_path: Path, *, within: float
+) -> None:
+    """Until `base/readyz` answers 200; RuntimeError with the server's log if it exits or
+    takes longer than `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            output = log_path.read_text(errors="replace")
+            raise RuntimeError(f"server did not start:\n{output}")
+        time.sleep(0.1)
+
+
 @contextmanager
 def live_server(
     db_url: str,
@@ -66,17 +84,7 @@ def live_server(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = log_path.read_text(errors="replace")
-                raise RuntimeError(f"server did not start:\n{output}")
-            time.sleep(0.1)
+        wait_until_ready(base, process, log_path, within=30)
         yield base
     finally:
         process.terminate()
