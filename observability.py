@@ -63,6 +63,11 @@ OUTBOX_FAILED = Gauge(
     "Outbox rows whose delivery gave up; `credits outbox --retry` sends them again",
     multiprocess_mode="mostrecent",
 )
+# Which executor answered each GraphQL request: "compiled" (graph plans, decision 27)
+# or "reference" (Strawberry and graphql-core).
+GRAPHQL_EXECUTIONS = Counter(
+    "credits_graphql_executions_total", "GraphQL requests by executor", ["executor"]
+)
 JOBS = Counter("credits_jobs_total", "Scheduled job runs", ["job", "outcome"])
 
 

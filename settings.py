@@ -150,6 +150,9 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 2000
+    # Read queries the compiled executor covers skip graphql-core's per-field work
+    # (decision 27); false sends every document through the reference executor.
+    compiled_reads: bool = True
 
     @property
     def is_production(self) -> bool:
