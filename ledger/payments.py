@@ -12,6 +12,18 @@ from typing import Protocol
 
 
 @dataclass(frozen=True)
+class Charge:
+    """What to take, from a new card's token or a saved payment method; a gateway takes
+    it once per `idempotency_key`, however often it is asked."""
+
+    amount_cents: int
+    idempotency_key: str
+    description: str
+    payment_token: str | None = None
+    payment_method: str | None = None
+
+
+@dataclass(frozen=True)
 class ChargeResult:
     ok: bool
     reference: str
@@ -21,15 +33,7 @@ class ChargeResult:
 
 
 class PaymentGateway(Protocol):
-    async def charge(
-        self,
-        *,
-        amount_cents: int,
-        idempotency_key: str,
-        description: str,
-        payment_token: str | None = None,
-        payment_method: str | None = None,
-    ) -> ChargeResult: ...
+    async def charge(self, charge: Charge) -> ChargeResult: ...
 
 
 SANDBOX_APPROVED = {"tok_visa", "tok_mastercard", "tok_amex"}
@@ -46,22 +50,15 @@ class SandboxGateway:
         self.charges: dict[str, ChargeResult] = {}
         self.charge_count = 0
 
-    async def charge(
-        self,
-        *,
-        amount_cents: int,
-        idempotency_key: str,
-        description: str,
-        payment_token: str | None = None,
-        payment_method: str | None = None,
-    ) -> ChargeResult:
-        if idempotency_key in self.charges:
-            return self.charges[idempotency_key]
+    async def charge(self, charge: Charge) -> ChargeResult:
+        key = charge.idempotency_key
+        if key in self.charges:
+            return self.charges[key]
         self.charge_count += 1
-        digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:16]
-        token = payment_token
-        if payment_method is not None:
-            token = payment_method.removeprefix("pm_sandbox_").rsplit("_", 1)[0]
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        token = charge.payment_token
+        if charge.payment_method is not None:
+            token = charge.payment_method.removeprefix("pm_sandbox_").rsplit("_", 1)[0]
         if token in SANDBOX_APPROVED:
             result = ChargeResult(
                 ok=True, reference=f"ch_sandbox_{digest}", payment_method=f"pm_sandbox_{token}_1"
@@ -69,7 +66,7 @@ class SandboxGateway:
         else:
             reason = SANDBOX_DECLINED.get(token or "", "The payment token is not recognised.")
             result = ChargeResult(ok=False, reference=f"ch_sandbox_{digest}", decline_reason=reason)
-        self.charges[idempotency_key] = result
+        self.charges[key] = result
         return result
 
 

@@ -12,7 +12,7 @@ from ledger.db import lock_account
 from ledger.errors import InvalidInput, NotFound, PaymentDeclined
 from ledger.events import OutboxKind
 from ledger.idempotency import Attempt, Response, raise_stored_error, run_once, validate_key
-from ledger.payments import ChargeResult, get_gateway
+from ledger.payments import Charge, ChargeResult, get_gateway
 from models import (
     Account,
     EntryKind,
@@ -172,13 +172,14 @@ async def _charge_and_record(
     purchase = await open_purchase(
         account_id=account.id, buyer_id=buyer_id, price=quote, method=PaymentMethod.CARD
     )
-    result = await get_gateway().charge(
+    charge = Charge(
         amount_cents=quote.amount_cents,
         idempotency_key=card.charge_key,
         description=f"{quote.credits} training credits",
         payment_token=card.token,
         payment_method=card.saved,
     )
+    result = await get_gateway().charge(charge)
     if not result.ok:
         return await _record_decline(purchase, result)
     await mark_paid(purchase, actor_id=buyer_id, reference=result.reference)
