@@ -60,10 +60,7 @@ async def quote_requests(
 
 
 async def accounts(
-    info: Info,
-    search: AccountSearch = None,
-    *,
-    paging: Paging,
+    info: Info, search: AccountSearch = None, *, paging: Paging
 ) -> Connection[Account]:
     return await list_page(info, Account, support.list_accounts, paging, search=search)
 
