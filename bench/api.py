@@ -1,17 +1,22 @@
-"""The GraphQL API under load on PostgreSQL, next to the fastest this stack could be.
+"""The GraphQL API under load on PostgreSQL, next to the fastest this stack could be and
+next to PostGraphile 4 on the same tables.
 
-    python -m bench.api [--duration 10] [--rounds 2] [--warmup 1.5] [--clients 32]
+    python -m bench.api [--duration 10] [--rounds 2] [--warmup 2] [--clients 32]
                         [--redeem-clients 64] [--only balance,lots] [--profile] [--nice -10]
+
+Needs `wrk` (`apt-get install wrk`) and, for the list scenarios, Node.js and npm
+(PostGraphile is installed into bench/node/node_modules on first use).
 
 One run: a throwaway database, migrated and seeded through the ledger (`bench.seed`);
 the service started as production starts it (`credits serve`, ENVIRONMENT=production,
-one worker, DB_POOL_SIZE=32, no embedded workers) and the baseline (`bench.baseline`:
-bare Starlette + asyncpg sending the service's own SQL) side by side. Each scenario
-runs `--duration` seconds against each server, in alternating rounds so that noise from
-the rest of the machine falls on both alike, with N keep-alive httpx clients; req/s,
-p50/p99 latency, errors and CPU per request of the client, the server and PostgreSQL.
-SQL statements per request are counted in-process (Tortoise's debug log) and compared
-with the baseline's. After `redeem`, SQL checks that no account overspent.
+one worker, DB_POOL_SIZE=32, no embedded workers), the baseline (`bench.baseline`: bare
+Starlette + asyncpg sending the service's own SQL) and PostGraphile 4 (one Node process,
+`--schema public`) side by side. Each scenario runs `--duration` seconds against each
+server, in alternating rounds so that noise from the rest of the machine falls on all
+alike, with N keep-alive connections of `wrk` (`bench.load`); req/s, p50/p99 latency,
+errors and CPU per request of the server's processes, PostgreSQL and wrk. SQL statements
+per request are counted in-process (Tortoise's debug log) and compared with the
+baseline's. After `redeem`, SQL checks that no account overspent.
 Results: a table here and `bench/results/api.json`. `--profile` samples the service with
 py-spy during its rounds (slower figures; stacks under `bench/results/profiles/`).
 `--nice` raises the benchmark's priority on a machine shared with other work.
@@ -33,11 +38,11 @@ import asyncpg
 
 from bench import api_report, integrity, pg, report, sqlcount
 from bench import pyspy as spy
-from bench.cpu import CpuProbe, prioritise, prioritised_session
-from bench.load import Load, MakeRequest, run_round
-from bench.scenarios import Scenario, request_maker, scenarios
+from bench.cpu import CpuProbe, prioritise, prioritised_session, process_tree
+from bench.load import Load, Request, require_wrk, run_round
+from bench.scenarios import Scenario, load_requests, request_maker, scenarios
 from bench.seed import TARGETS, Seed, seed
-from bench.servers import Server, both
+from bench.servers import Server, install_postgraphile, started
 from settings import Settings, get_settings
 
 SECRETS = {
@@ -45,6 +50,7 @@ SECRETS = {
     "SECRET_KEY": "uMjXg1AscyNyOZIoaElWDO_5n2xam4WDdHHZErlEfTBuGYvU59OT4oNnlh5GA8K3",
 }
 POOL_SIZE = 32
+POSTGRAPHILE_POOL = 10  # its default (--max-pool-size)
 
 
 @dataclass
@@ -52,21 +58,27 @@ class Outcome:
     scenario: Scenario
     statements: list[str] = field(default_factory=list)
     baseline_statements: list[str] = field(default_factory=list)
-    loads: dict[str, Load] = field(default_factory=lambda: {t: Load() for t in TARGETS})
+    loads: dict[str, Load] = field(default_factory=dict)
     spending: dict[str, integrity.Spending] = field(default_factory=dict)
     profile: dict[str, float] = field(default_factory=dict)
 
-    @property
-    def ratio(self) -> float:
-        base = self.loads["baseline"].rate
-        return self.loads["service"].rate / base if base else 0.0
+    def __post_init__(self) -> None:
+        self.loads = {target: Load() for target in self.scenario.targets}
+
+    def ratio(self, other: str) -> float | None:
+        """The service's req/s ÷ `other`'s; None when `other` did not run or answered none."""
+        load = self.loads.get(other)
+        return self.loads["service"].rate / load.rate if load and load.rate else None
 
     def misses(self) -> list[str]:
         """The targets this outcome misses (empty: PASS)."""
         target, service = self.scenario.target, self.loads["service"]
         missed = []
-        if target.min_ratio is not None and self.ratio < target.min_ratio:
+        if target.min_ratio is not None and (self.ratio("baseline") or 0) < target.min_ratio:
             missed.append("ratio")
+        pgl = target.min_postgraphile_ratio
+        if pgl is not None and (self.ratio("postgraphile") or 0) < pgl:
+            missed.append("PostGraphile ratio")
         if target.max_p99_ms is not None and service.percentile_ms(0.99) >= target.max_p99_ms:
             missed.append("p99")
         if target.max_queries is not None and len(self.statements) > target.max_queries:
@@ -110,7 +122,7 @@ async def count_statements(outcomes: list[Outcome], data: Seed, url: str) -> Non
         scenario = outcome.scenario
         request = request_maker(scenario, data, "service", settings, "count")(0)
         outcome.statements, answer = await sqlcount.service_statements(app, request)
-        if not scenario.check(answer):
+        if not scenario.check.accepts(answer):
             raise RuntimeError(f"{scenario.name}: the service answered {answer[:500]!r}")
         body, _ = request_maker(scenario, data, "baseline", settings, "count")(0)
         sub = scenario.caller(data, 0).sub
@@ -132,7 +144,7 @@ class Bench:
 
 
 async def backend_pids(admin: asyncpg.Connection) -> list[int]:
-    """The PostgreSQL backends serving the benchmark's database (both servers' pools)."""
+    """The PostgreSQL backends serving the benchmark's database (every server's pool)."""
     rows = await admin.fetch(
         "SELECT pid FROM pg_stat_activity"
         " WHERE datname = current_database() AND pid <> pg_backend_pid()"
@@ -140,29 +152,49 @@ async def backend_pids(admin: asyncpg.Connection) -> list[int]:
     return [int(row["pid"]) for row in rows]
 
 
+async def warn_if_crowded(admin: asyncpg.Connection, names: tuple[str, ...]) -> None:
+    """Say so when the PostgreSQL server, shared with other work, may run out of
+    connections: a server whose pool cannot grow answers 500 ("too many clients")."""
+    free = await admin.fetchval(
+        "SELECT current_setting('max_connections')::int"
+        " - current_setting('superuser_reserved_connections')::int - count(*)"
+        " FROM pg_stat_activity WHERE backend_type = 'client backend'"
+    )
+    needed = sum(POSTGRAPHILE_POOL if name == "postgraphile" else POOL_SIZE for name in names)
+    if free < needed:
+        print(f"warning: PostgreSQL has {free} free connections and the servers' pools may"
+              f" open {needed}: expect errors from a server that cannot grow its pool")  # fmt: skip
+
+
 def watcher(bench: Bench, server: Server) -> Callable[[], Awaitable[CpuProbe]]:
     """What to watch once a round has warmed up: the server and the database's backends."""
 
     async def probe() -> CpuProbe:
-        watch = CpuProbe(server.pid, await backend_pids(bench.admin))
-        if bench.args.nice:
-            prioritise([os.getpid(), server.pid, *watch.postgres_pids], bench.args.nice)
+        watch = CpuProbe(process_tree(server.pid), await backend_pids(bench.admin))
+        if bench.args.nice:  # wrk, a child of this process, inherits its priority
+            prioritise([os.getpid(), *watch.server_pids, *watch.postgres_pids], bench.args.nice)
         return watch
 
     return probe
 
 
+def endpoint(server: Server, scenario: Scenario) -> str:
+    path = scenario.path if server.name == "baseline" else "/graphql"
+    return server.base_url + path
+
+
 async def one_round(
-    bench: Bench, outcome: Outcome, target: str, make: MakeRequest, round_: int
-) -> None:
+    bench: Bench, outcome: Outcome, target: str, requests: Callable[[str], list[Request]],
+    round_: int,
+) -> None:  # fmt: skip
     args, scenario, server = bench.args, outcome.scenario, bench.servers[target]
     seconds = args.duration / args.rounds
     recorder = None
     if args.profile and target == "service":
         recorder = spy.record(server.pid, args.warmup, seconds, spy.raw_path(scenario.name, round_))
     load = await run_round(
-        server.base_url, "/graphql" if target == "service" else scenario.path, make,
-        scenario.check, clients=scenario.clients, warmup=args.warmup, seconds=seconds,
+        endpoint(server, scenario), lambda run: requests(f"r{round_}{run}"), scenario.check,
+        connections=scenario.clients, warmup=args.warmup, seconds=seconds,
         probe=watcher(bench, server),
     )  # fmt: skip
     outcome.loads[target].add(load)
@@ -171,27 +203,37 @@ async def one_round(
 
 
 async def measure(bench: Bench, outcome: Outcome) -> None:
-    """Alternating rounds, service then baseline, so that noise falls on both alike."""
-    settings = service_settings(bench.url)
-    makers = {t: request_maker(outcome.scenario, bench.data, t, settings) for t in TARGETS}
+    """Alternating rounds, each server in turn, so that noise falls on all alike."""
+    settings, scenario = service_settings(bench.url), outcome.scenario
+
+    def requests_to(target: str) -> Callable[[str], list[Request]]:
+        return lambda label: load_requests(scenario, bench.data, target, settings, label)
+
     for round_ in range(bench.args.rounds):
-        for target in TARGETS:
-            await one_round(bench, outcome, target, makers[target], round_)
-        print(f"  {outcome.scenario.name}: round {round_ + 1}/{bench.args.rounds}", flush=True)
-    if outcome.scenario.name == "redeem":
+        for target in scenario.targets:
+            await one_round(bench, outcome, target, requests_to(target), round_)
+        print(f"  {scenario.name}: round {round_ + 1}/{bench.args.rounds}", flush=True)
+    if scenario.name == "redeem":
         await check_spending(bench, outcome)
 
 
 async def check_spending(bench: Bench, outcome: Outcome) -> None:
+    # wrk drops the requests still in flight when a run ends: the server may approve them.
+    cut_off = 2 * bench.args.rounds * outcome.scenario.clients
     for target in TARGETS:
         answered = outcome.loads[target].answered + 1  # and the in-process counting request
         account_id = bench.data.redeem_account_ids[target]
-        outcome.spending[target] = await integrity.spending(bench.admin, account_id, answered)
+        outcome.spending[target] = await integrity.spending(
+            bench.admin, account_id, answered, cut_off
+        )
 
 
 async def run(args: argparse.Namespace) -> list[Outcome]:
     chosen = [s for s in scenarios(args.clients, args.redeem_clients) if s.name in args.only]
     outcomes = [Outcome(scenario) for scenario in chosen]
+    require_wrk()  # before seeding: say what is missing first
+    if any(s.postgraphile_query for s in chosen):
+        install_postgraphile()
     with prioritised_session(args.nice) if args.nice else nullcontext():
         await measure_all(outcomes, args)
     if args.profile:
@@ -214,9 +256,11 @@ async def measure_all(outcomes: list[Outcome], args: argparse.Namespace) -> None
         data = await prepare(outcomes, args, url)
         admin = await asyncpg.connect(pg.asyncpg_dsn(url))
         try:
+            names = tuple(dict.fromkeys(t for o in outcomes for t in o.scenario.targets))
+            await warn_if_crowded(admin, names)
             with (
                 tempfile.TemporaryDirectory(prefix="bench-api-") as logs,
-                both(production_env(url), Path(logs)) as servers,
+                started(names, production_env(url), pg.asyncpg_dsn(url), Path(logs)) as servers,
             ):
                 bench = Bench(args, url, data, servers, admin)
                 for outcome in outcomes:
@@ -229,9 +273,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__)
     parser.add_argument("--duration", type=float, default=10, help="measured s per server")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per scenario")
-    parser.add_argument("--warmup", type=float, default=1.5, help="unmeasured s per round")
-    parser.add_argument("--clients", type=int, default=32, help="clients of the read scenarios")
-    parser.add_argument("--redeem-clients", type=int, default=64)
+    parser.add_argument("--warmup", type=float, default=2, help="unmeasured s per round")
+    parser.add_argument(
+        "--clients", type=int, default=32, help="wrk connections of the read scenarios"
+    )
+    parser.add_argument("--redeem-clients", type=int, default=64, help="wrk connections")
     parser.add_argument("--only", default="balance,lots,redemptions,redeem")
     parser.add_argument("--profile", action="store_true", help="py-spy the service's rounds")
     parser.add_argument(

@@ -6,41 +6,50 @@ from typing import TYPE_CHECKING, Any
 
 from bench import integrity, report, sqlcount
 from bench.load import Load
-from bench.seed import TARGETS
 
 if TYPE_CHECKING:
     from bench.api import Outcome
 
 
-def rows(outcomes: list[Outcome]) -> list[list[object]]:
-    table = []
+NAMES = {"service": "service", "baseline": "baseline", "postgraphile": "PostGraphile"}
+LOAD_HEADERS = [
+    "scenario", "server", "conns", "req/s", "p50 ms", "p99 ms", "errors", "server CPU",
+    "PostgreSQL CPU", "wrk CPU", "rest",
+]  # fmt: skip
+RATIO_HEADERS = [
+    "scenario", "service/baseline", "service/PostGraphile", "SQL/req", "target", "result"
+]  # fmt: skip
+
+
+def load_rows(outcomes: list[Outcome]) -> list[list[object]]:
+    """One row per scenario and server; CPU in ms per request over the measured windows."""
+    table: list[list[object]] = []
     for o in outcomes:
-        service, base = o.loads["service"], o.loads["baseline"]
+        for target, load in o.loads.items():
+            cpu = load.cpu_ms_per_request()
+            costs = [cpu[k] for k in ("server", "postgres", "client", "other")]
+            latency = [load.percentile_ms(0.5), load.percentile_ms(0.99)]
+            table.append([
+                o.scenario.name, NAMES[target], o.scenario.clients, load.rate,
+                *(latency if load.requests else ["-"] * 2), load.errors,
+                *(costs if load.requests else ["-"] * 4),
+            ])  # fmt: skip
+    return table
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def ratio_rows(outcomes: list[Outcome]) -> list[list[object]]:
+    table: list[list[object]] = []
+    for o in outcomes:
         verdict = "MISS: " + ", ".join(o.misses()) if o.misses() else "PASS"
         table.append([
-            o.scenario.name, o.scenario.clients, service.rate, base.rate, f"{o.ratio:.0%}",
-            service.percentile_ms(0.5), service.percentile_ms(0.99), base.percentile_ms(0.99),
-            len(o.statements), service.errors + base.errors, o.scenario.target.describe(),
-            verdict,
+            o.scenario.name, _ratio(o.ratio("baseline")), _ratio(o.ratio("postgraphile")),
+            len(o.statements), o.scenario.target.describe(), verdict,
         ])  # fmt: skip
     return table
-
-
-def cpu_rows(outcomes: list[Outcome]) -> list[list[object]]:
-    table = []
-    for o in outcomes:
-        for target in TARGETS:
-            load = o.loads[target]
-            cpu = load.cpu_ms_per_request()
-            values = [cpu[k] for k in ("server", "postgres", "client", "other")]
-            table.append([o.scenario.name, target, *(values if load.requests else ["-"] * 4)])
-    return table
-
-
-HEADERS = [
-    "scenario", "clients", "service req/s", "baseline req/s", "ratio", "p50 ms", "p99 ms",
-    "base p99 ms", "SQL/req", "errors", "target", "result",
-]  # fmt: skip
 
 
 def spending_line(target: str, spent: integrity.Spending) -> str:
@@ -54,15 +63,20 @@ def spending_line(target: str, spent: integrity.Spending) -> str:
 
 def print_results(outcomes: list[Outcome]) -> None:
     print()
-    print(report.table(HEADERS, rows(outcomes)))
-    print("\nCPU per request (ms), over the measured windows:")
-    cpu_headers = ["scenario", "server", "server CPU", "PostgreSQL", "load generator", "rest"]
-    print(report.table(cpu_headers, cpu_rows(outcomes)))
+    print("Each server under wrk; CPU in ms per request over the measured windows:")
+    print(report.table(LOAD_HEADERS, load_rows(outcomes)))
+    print()
+    print(report.table(RATIO_HEADERS, ratio_rows(outcomes)))
     for o in outcomes:
         for target, spent in o.spending.items():
             print(spending_line(target, spent))
         if not sqlcount.same_sql(o.statements, o.baseline_statements):
             print(f"warning: {o.scenario.name}: the baseline's SQL differs from the service's")
+    if any("postgraphile" in o.loads for o in outcomes):
+        print(
+            "PostGraphile answers the same selections from its own schema of the tables:"
+            " no token check, no lot `status`, the account chosen by a `condition`."
+        )
     print_profile(outcomes)
 
 
@@ -94,10 +108,11 @@ def figures(outcomes: list[Outcome], options: dict[str, Any], pool_size: int) ->
             {
                 "name": o.scenario.name, "clients": o.scenario.clients,
                 "target": o.scenario.target.describe(), "result": o.misses() or "PASS",
-                "ratio": o.ratio, "queries_per_request": len(o.statements),
+                "ratio": o.ratio("baseline"), "postgraphile_ratio": o.ratio("postgraphile"),
+                "queries_per_request": len(o.statements),
                 "same_sql_as_baseline": sqlcount.same_sql(o.statements, o.baseline_statements),
                 "statements": o.statements,
-                **{target: load_figures(o.loads[target]) for target in TARGETS},
+                **{target: load_figures(load) for target, load in o.loads.items()},
                 "spending": {t: s.as_dict() for t, s in o.spending.items()},
                 "profile": o.profile,
             }

@@ -1,8 +1,10 @@
 """Where a loopback benchmark's CPU goes: the load generator, the server, PostgreSQL, others.
 
 On a small machine the load generator, the server and the database share the cores, so
-a run reports each one's CPU time over the measured window (from /proc, Linux only),
-and the rest of the machine's busy time as `other` (noise from anything else running).
+a run reports each one's CPU time over the measured window (from /proc, Linux only):
+the server's whole process tree, the database's backends, the load generator (measured
+by the caller: a child process's own usage), and the rest of the machine's busy time as
+`other` (noise from anything else running).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -24,6 +26,25 @@ def process_cpu(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants living now (a server may fork workers or helpers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo += children.get(current, [])
+    return tree
 
 
 def machine_busy() -> float:
@@ -50,35 +71,34 @@ class CpuTimes:
 
 @dataclass(frozen=True)
 class Sample:
-    client: float
-    server: float
+    server: dict[int, float]  # per process of the server's tree
     postgres: dict[int, float]  # per backend: backends come and go
     busy: float
 
 
+def _spent(start: dict[int, float], end: dict[int, float]) -> float:
+    """CPU seconds between two samples of the same processes; one gone since counts 0."""
+    return sum(max(0.0, end[pid] - start[pid]) for pid in start if end.get(pid))
+
+
 @dataclass
 class CpuProbe:
-    """Samples the load generator (this process), the server and its database backends."""
+    """Samples a server's processes (`process_tree`) and its database backends."""
 
-    server_pid: int
-    postgres_pids: list[int] = field(default_factory=list)
+    server_pids: list[int]
+    postgres_pids: list[int]
 
     def sample(self) -> Sample:
         return Sample(
-            client=sum(os.times()[:2]),
-            server=process_cpu(self.server_pid),
+            server={pid: process_cpu(pid) for pid in self.server_pids},
             postgres={pid: process_cpu(pid) for pid in self.postgres_pids},
             busy=machine_busy(),
         )
 
     @staticmethod
-    def between(start: Sample, end: Sample) -> CpuTimes:
-        postgres = sum(
-            max(0.0, end.postgres[pid] - start.postgres[pid])
-            for pid in start.postgres
-            if end.postgres.get(pid)  # 0: the backend has exited since
-        )
-        client, server = end.client - start.client, end.server - start.server
+    def between(start: Sample, end: Sample, *, client: float) -> CpuTimes:
+        """CPU times between two samples; `client`: the load generator's CPU seconds."""
+        server, postgres = _spent(start.server, end.server), _spent(start.postgres, end.postgres)
         other = end.busy - start.busy - client - server - postgres
         return CpuTimes(client, server, postgres, max(0.0, other))
 
