@@ -106,6 +106,15 @@ ANSWERED = Check(must='{"data"', must_not='"errors"')
 APPROVED = Check(must='"status":"APPROVED"', must_not='"errors":[{')
 
 
+def page_shape(answer: bytes) -> tuple[int, int] | None:
+    """(totalCount, edges) of a list answer's connection; None for other answers."""
+    data = json.loads(answer).get("data") or {}
+    connection = next(iter(data.values()), None)
+    if not isinstance(connection, dict) or "edges" not in connection:
+        return None
+    return int(connection["totalCount"]), len(connection["edges"])
+
+
 def page(seed: Seed, target: str, client: int, request_id: str) -> dict[str, Any]:
     return {"first": PAGE}
 
