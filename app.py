@@ -23,11 +23,18 @@ from strawberry.asgi import GraphQL
 from tortoise import Tortoise, connections
 
 from auth import AuthError, TokenVerifier, bearer_token
+from compiled.executor import CompiledReads
 from downloads import export_endpoint
 from graph.context import Context
 from ledger.errors import ErrorCode
-from observability import RequestContext, configure_logging, current_request_id, metrics
-from schema.root import build_schema
+from observability import (
+    GRAPHQL_EXECUTIONS,
+    RequestContext,
+    configure_logging,
+    current_request_id,
+    metrics,
+)
+from schema.root import build_schema, validation_rules
 from settings import Settings, get_settings, tortoise_config
 
 log = logging.getLogger("credits.app")
@@ -38,13 +45,21 @@ GRAPHIQL_ASSETS = STATIC / "graphiql"
 
 class CreditsGraphQL(GraphQL[Context, None]):
     def __init__(self, settings: Settings) -> None:
+        schema = build_schema(settings)
         super().__init__(
-            build_schema(settings),
+            schema,
             graphql_ide=None if settings.is_production else "graphiql",
             allow_queries_via_get=False,
             subscription_protocols=("graphql-transport-ws",),
         )
         self.verifier = TokenVerifier(settings)
+        self.compiled = (
+            CompiledReads(
+                schema._schema, validation_rules(settings), max_tokens=settings.max_tokens
+            )
+            if settings.compiled_reads
+            else None
+        )
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """Our GraphiQL page: its scripts and styles come from this server (built by
@@ -60,11 +75,30 @@ class CreditsGraphQL(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope, receive)
         try:
-            response = await self.run(Request(scope, receive))
+            response = await self._compiled(request) or await self.run(request)
         except HTTPException as exc:  # Strawberry answers these in plain text
             response = request_error(exc.reason, exc.status_code)
+        else:
+            if not isinstance(response, CompiledAnswer):
+                GRAPHQL_EXECUTIONS.labels("reference").inc()
         await response(scope, receive, send)
+
+    async def _compiled(self, request: Request) -> Response | None:
+        """The compiled path's answer (decision 27), or None for the reference executor.
+        The body read here stays with the request for Strawberry."""
+        if (
+            self.compiled is None
+            or request.method != "POST"
+            or not request.headers.get("content-type", "").startswith("application/json")
+        ):
+            return None
+        body = self.parse_json(await request.body())
+        if not isinstance(body, dict):
+            return None
+        answer = await self.compiled.answer(body, lambda: self.get_context(request, Response()))
+        return None if answer is None else CompiledAnswer(answer)
 
     def parse_json(self, data: str | bytes) -> Any:
         """An HTTP body: a JSON object (or a batch, which the view refuses) in UTF-8, as
@@ -102,6 +136,10 @@ class CreditsGraphQL(GraphQL[Context, None]):
             client_address=client,
             request_id=current_request_id(),
         )
+
+
+class CompiledAnswer(JSONResponse):
+    """A response the compiled path made."""
 
 
 def request_error(message: str, status: int) -> JSONResponse:

@@ -24,8 +24,7 @@ from graph.enums import (
     TransactionKind,
 )
 from graph.ids import to_global_id
-from ledger import access, balances, clock
-from ledger.accounts import display_code
+from ledger import access, accounts, balances, clock
 
 
 @strawberry.interface(description="An object with a global id: `node(id:)` reads any of them back.")
@@ -174,7 +173,7 @@ class Account(NodeType):
     )
     def redemption_code(self) -> str:
         """Learners enter this code at checkout; shown to owners only."""
-        return display_code(self.row)
+        return accounts.display_code(self.row)
 
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="The account's credits now."
@@ -358,7 +357,7 @@ class Redemption(NodeType):
     )
     row: strawberry.Private[models.Redemption]
 
-    # Not `async`: a list joins its course and learner (ledger.redemptions.LISTED_WITH),
+    # Not `async`: a list joins its course and learner (ledger.reads.REDEMPTION_JOINS),
     # and answering those without a coroutine each saves graphql-core two tasks per row.
     # A row loaded alone answers an awaitable instead, which graphql-core awaits.
     @strawberry.field(  # type: ignore[untyped-decorator]
@@ -394,7 +393,7 @@ class Redemption(NodeType):
     async def draws(self, info: Info) -> list[Draw] | None:
         actor = await info.context.actor()
         owned_account = info.context.loaders.owned_account_by_user.load
-        if not await access.may_see_draws(actor, self.row, owned_account=owned_account):
+        if not await access.may_see_draws(actor, self.row.account_id, owned_account=owned_account):
             return None
         rows = await info.context.loaders.draws_by_redemption.load(self.row.id)
         return [Draw(credits=d.credits, row=d) for d in rows]

@@ -143,17 +143,18 @@ async def redemption_for_learner(actor: Actor, redemption_id: int) -> Redemption
 
 async def may_see_draws(
     actor: Actor | None,
-    redemption: Redemption,
+    account_id: int,
     *,
     owned_account: OwnedAccountLookup = owned_account_id,
 ) -> bool:
     """Which lots paid for a redemption is its account's business: owners and support
-    staff see the draws; the learner (who holds only the code) and anyone else do not."""
+    staff see the draws; the learner (who holds only the code) and anyone else do not.
+    `account_id`: the redemption's account."""
     if actor is None:
         return False
     if actor.is_support:
         return True
-    return await owned_account(actor.user_id) == redemption.account_id
+    return await owned_account(actor.user_id) == account_id
 
 
 # Reading one object by its id (`node`, `nodes`): the same rules as the lists that show it.

@@ -24,9 +24,14 @@ class Balance:
 
 
 def lot_status(lot: Lot, now: datetime) -> LotStatus:
-    if lot.expires_at <= now:
+    return status_of(lot.expires_at, lot.remaining, now)
+
+
+def status_of(expires_at: datetime, remaining: int, now: datetime) -> LotStatus:
+    """Where a lot that expires at `expires_at` with `remaining` credits stands at `now`."""
+    if expires_at <= now:
         return LotStatus.EXPIRED
-    if lot.remaining == 0:
+    if remaining == 0:
         return LotStatus.DEPLETED
     return LotStatus.ACTIVE
 

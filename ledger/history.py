@@ -4,32 +4,38 @@ from __future__ import annotations
 
 from datetime import date
 
-from ledger import access, clock
+from ledger import access, clock, reads
 from ledger.actors import Actor
-from ledger.pages import Page, PageRequest, check_days, newest_first, within_days
+from ledger.pages import Page, PageRequest, check_days
+from ledger.reads import Row, Where, model_pages
 from models import EntryKind, LedgerEntry, Lot, LotStatus
 
 
-async def list_lots(
+async def lot_rows(
     *,
     actor: Actor,
     account_id: int | None,
     status: LotStatus | None,
     page: PageRequest,
-) -> Page[Lot]:
+    count: bool = True,
+) -> Page[Row]:
+    """The account's lots, newest first, in one state now if asked."""
     account = await access.account_for(actor, account_id)
     now = clock.now()
-    query = Lot.filter(account_id=account.id)
+    where = Where(["t.account_id = %s"], [account.id])
     if status is LotStatus.EXPIRED:
-        query = query.filter(expires_at__lte=now)
+        where.add("t.expires_at <= %s", now)
     elif status is LotStatus.DEPLETED:
-        query = query.filter(expires_at__gt=now, remaining=0)
+        where.add("t.expires_at > %s AND t.remaining = 0", now)
     elif status is LotStatus.ACTIVE:
-        query = query.filter(expires_at__gt=now, remaining__gt=0)
-    return await newest_first(query, page=page)
+        where.add("t.expires_at > %s AND t.remaining > 0", now)
+    return await reads.page_of(Lot, where, page, count=count)
 
 
-async def list_transactions(
+list_lots = model_pages(Lot, lot_rows)
+
+
+async def transaction_rows(
     *,
     actor: Actor,
     account_id: int | None,
@@ -37,11 +43,16 @@ async def list_transactions(
     start: date | None = None,
     end: date | None = None,
     page: PageRequest,
-) -> Page[LedgerEntry]:
+    count: bool = True,
+) -> Page[Row]:
     """The account's ledger, newest first, of one kind and between two days if asked."""
     check_days(start, end)
     account = await access.account_for(actor, account_id)
-    query = LedgerEntry.filter(account_id=account.id)
+    where = Where(["t.account_id = %s"], [account.id])
     if kind is not None:
-        query = query.filter(kind=kind)
-    return await newest_first(within_days(query, "created_at", start, end), page=page)
+        where.add("t.kind = %s", kind.value)
+    where.within_days("created_at", start, end)
+    return await reads.page_of(LedgerEntry, where, page, count=count)
+
+
+list_transactions = model_pages(LedgerEntry, transaction_rows)

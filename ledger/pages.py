@@ -12,6 +12,7 @@ from tortoise.queryset import QuerySet
 from ledger.errors import InvalidInput
 
 M = TypeVar("M", bound=Model)
+T = TypeVar("T")
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
 
@@ -32,8 +33,8 @@ class PageRequest:
 
 
 @dataclass(frozen=True)
-class Page(Generic[M]):
-    items: list[M]
+class Page(Generic[T]):
+    items: list[T]
     has_next: bool
     total: int
     has_previous: bool = False
@@ -79,6 +80,31 @@ def page_size(first: int | None, field: str = "first") -> int:
     return first
 
 
+def checked(page: PageRequest) -> int:
+    """The page's size, once its arguments are known to make sense (INVALID_INPUT if not)."""
+    if page.first is not None and page.last is not None:
+        raise InvalidInput("give first or last, not both", field=["last"])
+    return page_size(page.last, "last") if page.backward else page_size(page.first)
+
+
+def cut(rows: list[T], page: PageRequest, size: int, total: int) -> Page[T]:
+    """The page, from up to `size + 1` rows read in the page's direction (newest first
+    forward, oldest first backward): one row more than the page says another page follows."""
+    if page.backward:
+        return Page(
+            items=rows[:size][::-1],
+            has_next=page.before is not None,
+            total=total,
+            has_previous=len(rows) > size,
+        )
+    return Page(
+        items=rows[:size],
+        has_next=len(rows) > size,
+        total=total,
+        has_previous=page.after is not None,
+    )
+
+
 async def newest_first(
     query: QuerySet[M], *, page: PageRequest, related: tuple[str, ...] = ()
 ) -> Page[M]:
@@ -90,25 +116,11 @@ async def newest_first(
     if page.first is not None and page.last is not None:
         raise InvalidInput("give first or last, not both", field=["last"])
     total = await query.count()
+    size = checked(page)
     window = query.filter(id__lt=page.after) if page.after is not None else query
     if page.before is not None:
         window = window.filter(id__gt=page.before)
     if related:
         window = window.select_related(*related)
-    if page.backward:
-        size = page_size(page.last, "last")
-        rows = list(await window.order_by("id").limit(size + 1))
-        return Page(
-            items=rows[:size][::-1],
-            has_next=page.before is not None,
-            total=total,
-            has_previous=len(rows) > size,
-        )
-    size = page_size(page.first)
-    rows = list(await window.order_by("-id").limit(size + 1))
-    return Page(
-        items=rows[:size],
-        has_next=len(rows) > size,
-        total=total,
-        has_previous=page.after is not None,
-    )
+    order = "id" if page.backward else "-id"
+    return cut(list(await window.order_by(order).limit(size + 1)), page, size, total)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from ledger import access, clock, codes, entries, outbox, throttle
+from ledger import access, clock, codes, entries, outbox, reads, throttle
 from ledger.actors import Actor
 from ledger.db import atomic, lock_account
 from ledger.draws import LotDraw, draw_from_lots
@@ -33,7 +33,8 @@ from ledger.idempotency import (
     stored_answer,
     validate_key,
 )
-from ledger.pages import Page, PageRequest, check_days, newest_first, within_days
+from ledger.pages import Page, PageRequest, check_days
+from ledger.reads import Row, Where, model_pages
 from ledger.text import clean_email, clean_text
 from models import (
     Account,
@@ -49,7 +50,6 @@ from models import (
 MAX_BATCH = 100
 REDEEM = "redeemCredits"  # the idempotency operation
 # Every list of redemptions shows the course and the learner: one join, not two lookups.
-LISTED_WITH = ("course", "learner")
 
 
 async def record_draws(
@@ -277,7 +277,7 @@ async def cancel_redemption(*, actor: Actor, redemption_id: int) -> Redemption:
     return await atomic(cancel)
 
 
-async def list_redemptions(
+async def redemption_rows(
     *,
     actor: Actor,
     account_id: int | None,
@@ -286,24 +286,35 @@ async def list_redemptions(
     end: date | None = None,
     learner_email: str | None = None,
     page: PageRequest,
-) -> Page[Redemption]:
+    count: bool = True,
+) -> Page[Row]:
     """The account's redemptions, newest first, filtered by status, the days they were
-    requested on and the learner's email, if asked."""
+    requested on and the learner's email, if asked; course and learner joined."""
     check_days(start, end)
     account = await access.account_for(actor, account_id)
-    query = Redemption.filter(account_id=account.id)
+    where = Where(["t.account_id = %s"], [account.id])
     if status is not None:
-        query = query.filter(status=status)
+        where.add("t.status = %s", status.value)
     if learner_email is not None:
-        query = query.filter(learner__email=clean_email(learner_email, "learnerEmail"))
-    query = within_days(query, "requested_at", start, end)
-    return await newest_first(query, page=page, related=LISTED_WITH)
+        where.add(
+            'EXISTS (SELECT 1 FROM "user" u WHERE u.id = t.learner_id AND u.email = %s)',
+            clean_email(learner_email, "learnerEmail"),
+        )
+    where.within_days("requested_at", start, end)
+    return await reads.page_of(Redemption, where, page, joins=reads.REDEMPTION_JOINS, count=count)
 
 
-async def list_my_redemptions(
-    *, actor: Actor, status: RedemptionStatus | None, page: PageRequest
-) -> Page[Redemption]:
-    query = Redemption.filter(learner_id=actor.user_id)
+list_redemptions = model_pages(Redemption, redemption_rows, reads.REDEMPTION_JOINS)
+
+
+async def my_redemption_rows(
+    *, actor: Actor, status: RedemptionStatus | None, page: PageRequest, count: bool = True
+) -> Page[Row]:
+    """The caller's own requests as a learner, from any account, newest first."""
+    where = Where(["t.learner_id = %s"], [actor.user_id])
     if status is not None:
-        query = query.filter(status=status)
-    return await newest_first(query, page=page, related=LISTED_WITH)
+        where.add("t.status = %s", status.value)
+    return await reads.page_of(Redemption, where, page, joins=reads.REDEMPTION_JOINS, count=count)
+
+
+list_my_redemptions = model_pages(Redemption, my_redemption_rows, reads.REDEMPTION_JOINS)

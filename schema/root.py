@@ -341,14 +341,17 @@ class CreditsSchema(strawberry.Schema):
         return None
 
 
+def validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
+    """The rules every document is checked with besides GraphQL's own: the limits."""
+    return [limits_rule(max_depth=settings.max_query_depth, max_aliases=settings.max_aliases)]
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with its limits; production also hides introspection and suggestions."""
     settings = settings or get_settings()
     # Built once: ValidationCache keys on the rule classes, so new classes per request
     # (what the limiter extensions make) would never hit the cache.
-    rules: list[type[ASTValidationRule]] = [
-        limits_rule(max_depth=settings.max_query_depth, max_aliases=settings.max_aliases),
-    ]
+    rules = validation_rules(settings)
     extensions: list[Any] = [
         lambda: ParserCache(maxsize=512),
         lambda: AddValidationRules(rules),

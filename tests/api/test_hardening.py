@@ -101,7 +101,7 @@ async def test_unexpected_errors_are_masked_with_the_request_id(ann, monkeypatch
     def broken(account: object) -> str:
         raise RuntimeError("secret connection string postgres://user:pw@db")
 
-    monkeypatch.setattr("graph.types.display_code", broken)
+    monkeypatch.setattr("ledger.accounts.display_code", broken)
     response = await _post(
         asgi_app(), "{ account { name redemptionCode } }", ann.token, **{"X-Request-ID": "req-42"}
     )
