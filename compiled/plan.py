@@ -32,6 +32,7 @@ from graphql.execution.collect_fields import (
 from graphql.execution.values import VariableValues, get_argument_values
 
 from compiled.shapes import (
+    ISO,
     TYPES,
     Column,
     Computed,
@@ -137,7 +138,9 @@ class Compiler:
             target, non_null, many = _named(type_.fields[name].type)
             if isinstance(shape, Column):
                 value = f"r[{prefix + shape.column!r}]"
-                if shape.format is not None:
+                if shape.format == ISO:
+                    value = f"{value}.isoformat()"
+                elif shape.format is not None:
                     fmt = code.constant(shape.format)
                     value = f"{fmt}({value})"
                 code.item(key, value)

@@ -22,7 +22,7 @@ from ledger.actors import Actor
 from ledger.balances import balance_of
 from ledger.reads import Row
 from models import Account, Draw, Lot, Redemption, User
-from models.enums import ApprovalMode, EntryKind, RedemptionStatus
+from models.enums import ApprovalMode, EntryKind, LotStatus, RedemptionStatus
 
 
 class Fallback(Exception):
@@ -45,12 +45,17 @@ class Env:
         return self._owned[user_id]
 
 
+# `Column.format` for instants: the reference's DateTime scalar (ISO 8601, its offset).
+ISO = "isoformat"
+
+
 @dataclass(frozen=True)
 class Column:
-    """A leaf read from the row's column; `format` turns it into JSON (None: as it is)."""
+    """A leaf read from the row's column; `format` turns it into JSON (None: as it is;
+    `ISO`: an instant's ISO 8601 text)."""
 
     column: str
-    format: Callable[[Any], Any] | None = None
+    format: Callable[[Any], Any] | str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,10 +107,6 @@ def _names(enum: type[Enum]) -> Callable[[Any], str]:
     """An enum's GraphQL name for a stored value (a member, or its text)."""
     names = {member.value: member.name for member in enum}
     return names.__getitem__
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat()
 
 
 def _int32(name: str) -> Callable[[Row, Env], int]:
@@ -170,12 +171,15 @@ def _code(row: Row, env: Env) -> str:
     return accounts.display_code(reads.as_model(Account, row))
 
 
+_LOT_STATUS = {status: status.name for status in LotStatus}
+
+
 def _lot_status(row: Row, env: Env) -> str:
-    return balances.status_of(row["expires_at"], row["remaining"], env.now).name
+    return _LOT_STATUS[balances.status_of(row["expires_at"], row["remaining"], env.now)]
 
 
 def _when(column: str) -> Column:
-    return Column(column, _iso)
+    return Column(column, ISO)
 
 
 def _maybe_when(column: str) -> Computed:

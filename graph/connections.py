@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -67,6 +68,7 @@ class Connection(Generic[T]):
     )
 
 
+@lru_cache(maxsize=65_536)
 def encode_cursor(row_id: int) -> str:
     return base64.urlsafe_b64encode(f"k:{row_id}".encode()).decode()
 

@@ -196,6 +196,15 @@ async def by_id(
     return {int(row["id"]): row for row in rows}
 
 
+async def first(model: type[M], where: str, *values: Any, join: str = "") -> M | None:
+    """The row of `model` (as `t`, `join`ed with others if given) that `where` keeps, as
+    the ORM's object: a lookup the hottest paths make, without the ORM's query builder."""
+    rows = await fetch_rows(
+        f"{_select(model, ())} {join} WHERE {where} LIMIT 1", values, [(model, "")]
+    )
+    return as_model(model, rows[0]) if rows else None
+
+
 async def grouped(model: type[Model], column: str, keys: Iterable[int]) -> dict[int, list[Row]]:
     """The rows of `model` whose `column` is one of `keys`, in id order, by that column."""
     wanted = sorted(set(keys))

@@ -11,7 +11,7 @@ from contextlib import suppress
 
 from tortoise.exceptions import IntegrityError
 
-from ledger import audit, clock
+from ledger import audit, clock, reads
 from ledger.actors import Actor
 from ledger.audit import AuditAction
 from ledger.db import atomic, lock_account
@@ -29,7 +29,7 @@ async def sign_in(*, sub: str, email: str, name: str, email_verified: bool = Tru
     this directly; the request paths always pass the token's claim.
     """
     email = normalise_email(email)
-    user = await User.get_or_none(sub=sub)
+    user = await reads.first(User, "t.sub = %s", sub)  # every request asks: no ORM builder
     if user is not None:
         return await _refresh(user, email=email, name=name, email_verified=email_verified)
 
