@@ -81,10 +81,10 @@ def _cursor(row_id: int) -> str:
 
 
 async def _own_account_id(conn: Db, user: Json) -> int:
-    row = await conn.fetchrow(sql.OWN_ACCOUNT, user["id"], 2)
+    row = await conn.fetchrow(sql.OWN_ACCOUNT, user["id"])
     if row is None:
         raise LookupError("you do not own a training credits account")
-    return int(row["account_id"])
+    return int(row["id"])
 
 
 async def balance(conn: Db, user: Json, body: Json) -> Json:
@@ -120,8 +120,8 @@ def _connection(rows: list[Any], size: int, total: int, node: Callable[[Any], Js
 async def lots(conn: Db, user: Json, body: Json) -> Json:
     account_id = await _own_account_id(conn, user)
     size = int(body.get("first", 20))
-    total = await conn.fetchval(sql.LOT_COUNT, account_id)
-    rows = await conn.fetch(sql.LOT_PAGE, account_id, size + 1)
+    rows = await conn.fetch(sql.LOT_PAGE, account_id, account_id, size + 1)
+    total = rows[0]["__total"] if rows else 0
     now = datetime.now(UTC)
 
     def node(row: asyncpg.Record) -> Json:
@@ -140,8 +140,8 @@ async def lots(conn: Db, user: Json, body: Json) -> Json:
 async def redemptions(conn: Db, user: Json, body: Json) -> Json:
     account_id = await _own_account_id(conn, user)
     size = int(body.get("first", 20))
-    total = await conn.fetchval(sql.REDEMPTION_COUNT, account_id)
-    rows = await conn.fetch(sql.REDEMPTION_PAGE_JOINED, account_id, size + 1)
+    rows = await conn.fetch(sql.REDEMPTION_PAGE_JOINED, account_id, account_id, size + 1)
+    total = rows[0]["__total"] if rows else 0
 
     def node(row: asyncpg.Record) -> Json:
         return {
@@ -151,14 +151,14 @@ async def redemptions(conn: Db, user: Json, body: Json) -> Json:
             "requestedAt": _iso(row["requested_at"]),
             "decidedAt": _iso(row["decided_at"]),
             "course": {
-                "id": str(row["redemption__course.id"]),
-                "sku": row["redemption__course.sku"],
-                "title": row["redemption__course.title"],
+                "id": str(row["course__id"]),
+                "sku": row["course__sku"],
+                "title": row["course__title"],
             },
             "learner": {
-                "id": str(row["redemption__learner.id"]),
-                "email": row["redemption__learner.email"],
-                "name": row["redemption__learner.name"],
+                "id": str(row["learner__id"]),
+                "email": row["learner__email"],
+                "name": row["learner__name"],
             },
         }
 
@@ -292,7 +292,7 @@ HANDLERS: dict[str, Handler] = {
 
 async def answer(conn: Db, sub: str, name: str, body: bytes) -> Json:
     """The JSON answer of endpoint `name` to the user `sub`, like the service's."""
-    user = await conn.fetchrow(sql.USER_BY_SUB, sub, 2)
+    user = await conn.fetchrow(sql.USER_BY_SUB, sub)
     if user is None:
         return {"errors": [{"message": "unknown user"}]}
     try:

@@ -8,25 +8,21 @@ same text, with the same parameters, so PostgreSQL plans them the same way.
 
 from __future__ import annotations
 
-# Every request: the caller by the token's `sub` (ledger.users.sign_in).
-USER_BY_SUB = 'SELECT "id","sub","created_at","email","name" FROM "user" WHERE "sub"=$1 LIMIT $2'
+# Every request: the caller by the token's `sub` (ledger.users.sign_in, ledger.reads.first).
+USER_BY_SUB = (
+    'SELECT t."id" AS "id", t."sub" AS "sub", t."email" AS "email", '
+    't."email_verified" AS "email_verified", t."name" AS "name", t."created_at" AS "created_at" '
+    'FROM "user" t  WHERE t.sub = $1 LIMIT 1'
+)
 
-# Reads: the caller's own account (ledger.access.account_for, select_related).
+# Reads: the caller's own account (ledger.access.own_account).
 OWN_ACCOUNT = (
-    'SELECT "ownership"."id","ownership"."added_by_id","ownership"."user_id",'
-    '"ownership"."account_id","ownership"."created_at",'
-    '"ownership__account"."id" "ownership__account.id",'
-    '"ownership__account"."code_ciphertext" "ownership__account.code_ciphertext",'
-    '"ownership__account"."auto_approve_limit" "ownership__account.auto_approve_limit",'
-    '"ownership__account"."created_at" "ownership__account.created_at",'
-    '"ownership__account"."name" "ownership__account.name",'
-    '"ownership__account"."created_by_id" "ownership__account.created_by_id",'
-    '"ownership__account"."approval_mode" "ownership__account.approval_mode",'
-    '"ownership__account"."saved_payment_method" "ownership__account.saved_payment_method",'
-    '"ownership__account"."code_hash" "ownership__account.code_hash" '
-    'FROM "ownership" LEFT OUTER JOIN "account" "ownership__account" '
-    'ON "ownership__account"."id"="ownership"."account_id" '
-    'WHERE "ownership"."user_id"=$1 LIMIT $2'
+    'SELECT t."id" AS "id", t."name" AS "name", t."approval_mode" AS "approval_mode", '
+    't."auto_approve_limit" AS "auto_approve_limit", t."code_hash" AS "code_hash", '
+    't."code_ciphertext" AS "code_ciphertext", '
+    't."saved_payment_method" AS "saved_payment_method", t."created_at" AS "created_at", '
+    't."created_by_id" AS "created_by_id" FROM "account" t '
+    'JOIN "ownership" o ON o.account_id = t.id WHERE o.user_id = $1 LIMIT 1'
 )
 
 # balance (ledger.balances.balance_of): one hand-written statement for all four figures.
@@ -37,41 +33,39 @@ BALANCE = """SELECT COALESCE(SUM(remaining), 0) AS available,
              WHERE account_id = $2 AND status = 'PENDING') AS pending
     FROM lot WHERE account_id = $3 AND expires_at > $4 AND remaining > 0"""
 
-# lots(first: N) (ledger.history.list_lots, ledger.pages.newest_first)
+# lots(first: N) (ledger.history.lot_rows, ledger.reads.page_of): the page and its total.
+LOT_PAGE = (
+    'SELECT t."id" AS "id", t."credits" AS "credits", t."remaining" AS "remaining", '
+    't."purchased_at" AS "purchased_at", t."expires_at" AS "expires_at", '
+    't."created_at" AS "created_at", t."account_id" AS "account_id", '
+    't."purchase_id" AS "purchase_id", '
+    '(SELECT count(*) FROM "lot" t WHERE t.account_id = $1) AS "__total" '
+    'FROM "lot" t WHERE t.account_id = $2 ORDER BY t.id DESC LIMIT $3'
+)
+
+# redemptions(first: N) with course and learner joined (ledger.redemptions.redemption_rows)
+REDEMPTION_PAGE_JOINED = (
+    'SELECT t."id" AS "id", t."credits" AS "credits", t."status" AS "status", '
+    't."requested_at" AS "requested_at", t."decided_at" AS "decided_at", '
+    't."reason" AS "reason", t."account_id" AS "account_id", t."course_id" AS "course_id", '
+    't."decided_by_id" AS "decided_by_id", t."learner_id" AS "learner_id", '
+    'c."id" AS "course__id", c."sku" AS "course__sku", c."title" AS "course__title", '
+    'c."price_credits" AS "course__price_credits", c."active" AS "course__active", '
+    'c."created_at" AS "course__created_at", c."updated_at" AS "course__updated_at", '
+    'l."id" AS "learner__id", l."sub" AS "learner__sub", l."email" AS "learner__email", '
+    'l."email_verified" AS "learner__email_verified", l."name" AS "learner__name", '
+    'l."created_at" AS "learner__created_at", '
+    '(SELECT count(*) FROM "redemption" t WHERE t.account_id = $1) AS "__total" '
+    'FROM "redemption" t JOIN "course" c ON c.id = t.course_id '
+    'JOIN "user" l ON l.id = t.learner_id WHERE t.account_id = $2 ORDER BY t.id DESC LIMIT $3'
+)
+# The redemption's own statements (below) name these columns as the ORM writes them.
 LOT_COLUMNS = (
     '"id","account_id","purchase_id","credits","remaining","purchased_at","expires_at","created_at"'
 )
-LOT_COUNT = 'SELECT COUNT(*) FROM "lot" WHERE "account_id"=$1'
-LOT_PAGE = f'SELECT {LOT_COLUMNS} FROM "lot" WHERE "account_id"=$1 ORDER BY "id" DESC LIMIT $2'
-
-# redemptions(first: N) with course and learner (joined: ledger.redemptions.LISTED_WITH)
 REDEMPTION_COLUMNS = (
     '"id","account_id","learner_id","course_id","credits","status","requested_at",'
     '"decided_at","decided_by_id","reason"'
-)
-REDEMPTION_COUNT = 'SELECT COUNT(*) FROM "redemption" WHERE "account_id"=$1'
-REDEMPTION_PAGE_JOINED = (
-    'SELECT "redemption"."id","redemption"."account_id","redemption"."learner_id",'
-    '"redemption"."course_id","redemption"."credits","redemption"."status",'
-    '"redemption"."requested_at","redemption"."decided_at","redemption"."decided_by_id",'
-    '"redemption"."reason",'
-    '"redemption__learner"."id" "redemption__learner.id",'
-    '"redemption__learner"."sub" "redemption__learner.sub",'
-    '"redemption__learner"."created_at" "redemption__learner.created_at",'
-    '"redemption__learner"."email" "redemption__learner.email",'
-    '"redemption__learner"."name" "redemption__learner.name",'
-    '"redemption__course"."id" "redemption__course.id",'
-    '"redemption__course"."sku" "redemption__course.sku",'
-    '"redemption__course"."title" "redemption__course.title",'
-    '"redemption__course"."price_credits" "redemption__course.price_credits",'
-    '"redemption__course"."active" "redemption__course.active",'
-    '"redemption__course"."created_at" "redemption__course.created_at",'
-    '"redemption__course"."updated_at" "redemption__course.updated_at" '
-    'FROM "redemption" LEFT OUTER JOIN "user" "redemption__learner" '
-    'ON "redemption__learner"."id"="redemption"."learner_id" '
-    'LEFT OUTER JOIN "course" "redemption__course" '
-    'ON "redemption__course"."id"="redemption"."course_id" '
-    'WHERE "redemption"."account_id"=$1 ORDER BY "redemption"."id" DESC LIMIT $2'
 )
 COURSE_COLUMNS = '"id","sku","title","price_credits","active","created_at","updated_at"'
 

@@ -87,10 +87,11 @@ async def fetch_rows(
     for the `models` whose columns (under their prefix) the rows hold."""
     client = connections.get("default")
     if is_postgres():
+        sql = _numbered(sql)
         if _log.isEnabledFor(logging.DEBUG):  # logged as the ORM logs its statements
             _log.debug("%s: %s", sql, list(values))
         async with client.acquire_connection() as connection:
-            return list(await connection.fetch(_numbered(sql), *values))
+            return list(await connection.fetch(sql, *values))
     rows = await client.execute_query_dict(sql.replace("%s", "?"), [_sqlite(v) for v in values])
     return [_from_sqlite(row, models) for row in rows]
 
