@@ -8,6 +8,7 @@ text, or the token is refused here, naming the claim, instead of failing every r
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +21,10 @@ from models import limits
 from settings import Settings, get_settings
 
 LEEWAY_SECONDS = 30
+# A verified token is trusted again without a check for this long (never past its `exp`),
+# at most this many of them per process.
+VERIFIED_FOR_SECONDS = 60
+VERIFIED_TOKENS = 10_000
 
 
 class AuthError(Exception):
@@ -38,6 +43,7 @@ class Claims:
 class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._verified: dict[str, tuple[float, Claims]] = {}  # token → (trusted until, claims)
         self._jwks = (
             jwt.PyJWKClient(
                 settings.jwt_jwks_url,
@@ -58,6 +64,19 @@ class TokenVerifier:
         return signing_key.key, ["RS256"]
 
     async def verify(self, token: str) -> Claims:
+        """The token's claims; a token verified in the last `VERIFIED_FOR_SECONDS` (and not
+        expired since) is not checked again: clients send the same one with every request."""
+        now = time.time()
+        known = self._verified.get(token)
+        if known is not None and known[0] > now:
+            return known[1]
+        claims, expires = await self._verify(token)
+        self._verified[token] = (min(expires + LEEWAY_SECONDS, now + VERIFIED_FOR_SECONDS), claims)
+        if len(self._verified) > VERIFIED_TOKENS:
+            del self._verified[next(iter(self._verified))]  # the oldest
+        return claims
+
+    async def _verify(self, token: str) -> tuple[Claims, float]:
         try:
             key, algorithms = await self._key(token)
             claims = jwt.decode(
@@ -78,13 +97,14 @@ class TokenVerifier:
         if not sub.strip():
             raise AuthError("the token's 'sub' claim is empty")
         roles = claims.get("roles") or []
-        return Claims(
+        verified = Claims(
             sub=sub,
             email=_email_claim(claims),
             name=_text_claim(claims, "name", max_length=limits.USER_NAME),
             email_verified=_email_verified(claims, self.settings.jwt_emails_verified),
             is_support=isinstance(roles, list) and "support" in roles,
         )
+        return verified, float(claims["exp"])
 
 
 def _text_claim(claims: dict[str, Any], key: str, *, max_length: int) -> str:

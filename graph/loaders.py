@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import cached_property
 from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -58,15 +59,48 @@ async def _balances(account_ids: list[int]) -> list[Balance]:
 
 
 class Loaders:
-    def __init__(self) -> None:
-        self.users_by_id = _loader(User)
-        self.accounts_by_id = _loader(Account)
-        self.lots_by_id = _loader(Lot)
-        self.purchases_by_id = _loader(Purchase)
-        self.courses_by_id = _loader(Course)
-        self.redemptions_by_id = _loader(Redemption)
-        self.owners_by_account = DataLoader(load_fn=_owners)
-        self.draws_by_redemption = DataLoader(load_fn=_draws)
-        self.lots_by_purchase = DataLoader(load_fn=_lots_by_purchase)
-        self.balances_by_account = DataLoader(load_fn=_balances)
-        self.owned_account_by_user = DataLoader(load_fn=_owned_accounts)
+    """Each made when a resolver first asks for it (most requests need none)."""
+
+    @cached_property
+    def users_by_id(self) -> DataLoader[int, User | None]:
+        return _loader(User)
+
+    @cached_property
+    def accounts_by_id(self) -> DataLoader[int, Account | None]:
+        return _loader(Account)
+
+    @cached_property
+    def lots_by_id(self) -> DataLoader[int, Lot | None]:
+        return _loader(Lot)
+
+    @cached_property
+    def purchases_by_id(self) -> DataLoader[int, Purchase | None]:
+        return _loader(Purchase)
+
+    @cached_property
+    def courses_by_id(self) -> DataLoader[int, Course | None]:
+        return _loader(Course)
+
+    @cached_property
+    def redemptions_by_id(self) -> DataLoader[int, Redemption | None]:
+        return _loader(Redemption)
+
+    @cached_property
+    def owners_by_account(self) -> DataLoader[int, list[User]]:
+        return DataLoader(load_fn=_owners)
+
+    @cached_property
+    def draws_by_redemption(self) -> DataLoader[int, list[Draw]]:
+        return DataLoader(load_fn=_draws)
+
+    @cached_property
+    def lots_by_purchase(self) -> DataLoader[int, Lot | None]:
+        return DataLoader(load_fn=_lots_by_purchase)
+
+    @cached_property
+    def balances_by_account(self) -> DataLoader[int, Balance]:
+        return DataLoader(load_fn=_balances)
+
+    @cached_property
+    def owned_account_by_user(self) -> DataLoader[int, int | None]:
+        return DataLoader(load_fn=_owned_accounts)

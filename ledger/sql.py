@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from tortoise import connections
-
 from ledger.db import is_postgres
+from ledger.reads import fetch_rows
 
 
 def month_of(column: str) -> str:
@@ -31,19 +30,6 @@ def parse_datetime(value: datetime | str) -> datetime:
     return value
 
 
-def _param(value: Any) -> Any:
-    if isinstance(value, datetime) and not is_postgres():
-        return value.astimezone(UTC).isoformat(" ")
-    return value
-
-
 async def fetch(sql: str, *values: Any) -> list[dict[str, Any]]:
     """Run `sql` with `%s` placeholders on the current connection."""
-    if is_postgres():
-        parts = sql.split("%s")
-        sql = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], start=1))
-    else:
-        sql = sql.replace("%s", "?")
-    return list(
-        await connections.get("default").execute_query_dict(sql, [_param(v) for v in values])
-    )
+    return [dict(row) for row in await fetch_rows(sql, values, ())]
