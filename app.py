@@ -25,6 +25,7 @@ from tortoise import Tortoise, connections
 
 from auth import AuthError, TokenVerifier, bearer_token
 from compiled.executor import CompiledReads
+from compiled.persisted import PersistedQueries, PersistedQueryError
 from downloads import export_endpoint
 from graph.context import Context
 from ledger.errors import ErrorCode
@@ -54,6 +55,7 @@ class CreditsGraphQL(GraphQL[Context, None]):
             subscription_protocols=("graphql-transport-ws",),
         )
         self.verifier = TokenVerifier(settings)
+        self.persisted = PersistedQueries()
         self.compiled = (
             CompiledReads(
                 schema._schema, validation_rules(settings), max_tokens=settings.max_tokens
@@ -81,6 +83,11 @@ class CreditsGraphQL(GraphQL[Context, None]):
             response = await self._compiled(request) or await self.run(request)
         except HTTPException as exc:  # Strawberry answers these in plain text
             response = request_error(exc.reason, exc.status_code)
+        except PersistedQueryError as exc:
+            response = JSONResponse(
+                {"errors": [{"message": exc.message, "extensions": {"code": exc.code}}]},
+                status_code=exc.status,
+            )
         else:
             if not isinstance(response, CompiledAnswer):
                 GRAPHQL_EXECUTIONS.labels("reference").inc()
@@ -114,7 +121,7 @@ class CreditsGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, "The request body is nested too deeply") from exc
         if not isinstance(decoded, dict | list):
             raise HTTPException(400, "The request body must be a JSON object")
-        return decoded
+        return self.persisted.resolve(decoded) if isinstance(decoded, dict) else decoded
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
