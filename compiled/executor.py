@@ -208,7 +208,7 @@ def _compile(schema: GraphQLSchema, document: Document, variables: VariableValue
         node = details[0].node
         name = node.name.value
         if name == "__typename":
-            fields.append(RootField(key, None, node, _typename(query.name), _same))  # type: ignore[arg-type]
+            fields.append(RootField(key, None, node, _typename(query.name), _same))
             continue
         source = roots.ROOTS.get(name)
         if source is None:

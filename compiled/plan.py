@@ -239,7 +239,7 @@ Source = Callable[[Env, dict[str, Any], bool], Awaitable[Any]]
 @dataclass(frozen=True)
 class RootField:
     key: str
-    field_def: GraphQLField
+    field_def: GraphQLField | None  # None: `__typename`
     node: FieldNode
     source: Source
     answer: Callable[[Any, Env], Awaitable[Any]]
@@ -256,7 +256,11 @@ class Plan:
     async def run(self, env: Env, variables: VariableValues) -> dict[str, Any]:
         data: dict[str, Any] = {}
         for root in self.roots:
-            arguments = get_argument_values(root.field_def, root.node, variables)
+            arguments = (
+                {}
+                if root.field_def is None
+                else get_argument_values(root.field_def, root.node, variables)
+            )
             found = await root.source(env, arguments, root.counts)
             data[root.key] = await root.answer(found, env)
         return data
