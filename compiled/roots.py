@@ -11,9 +11,10 @@ from graph.connections import Paging
 from ledger import access, balances, courses, history, redemptions
 from ledger.pages import Page
 from ledger.reads import Row
-from resolvers.common import parse_id
+from resolvers.common import decoded_ids, parse_id
 
 Arguments = dict[str, Any]
+Source = Callable[[Env, Arguments, bool], Awaitable[Any]]
 
 
 def row_of(model: Any) -> Row:
@@ -53,66 +54,35 @@ async def balance(env: Env, arguments: Arguments, count: bool) -> Row:
     return vars(await balances.balance(actor=env.actor, account_id=_account_id(arguments)))
 
 
-async def lots(env: Env, arguments: Arguments, count: bool) -> Page[Row]:
-    return await history.lot_rows(
-        actor=env.actor,
-        account_id=_account_id(arguments),
-        status=arguments.get("status"),
-        page=_paging(arguments),
-        count=count,
-    )
+def listing(rule: Callable[..., Awaitable[Page[Row]]], **names: str) -> Source:
+    """A connection root answered by the list rule its resolver calls: the caller, the
+    page, whether to count, and `names` (the rule's keyword → the field's argument),
+    ids decoded as the resolvers decode them."""
 
+    async def source(env: Env, arguments: Arguments, count: bool) -> Page[Row]:
+        given = decoded_ids({keyword: arguments.get(name) for keyword, name in names.items()})
+        return await rule(actor=env.actor, page=_paging(arguments), count=count, **given)
 
-async def transactions(env: Env, arguments: Arguments, count: bool) -> Page[Row]:
-    return await history.transaction_rows(
-        actor=env.actor,
-        account_id=_account_id(arguments),
-        kind=arguments.get("kind"),
-        start=arguments.get("from"),
-        end=arguments.get("to"),
-        page=_paging(arguments),
-        count=count,
-    )
+    return source
 
-
-async def redemption_list(env: Env, arguments: Arguments, count: bool) -> Page[Row]:
-    return await redemptions.redemption_rows(
-        actor=env.actor,
-        account_id=_account_id(arguments),
-        status=arguments.get("status"),
-        start=arguments.get("from"),
-        end=arguments.get("to"),
-        learner_email=arguments.get("learnerEmail"),
-        page=_paging(arguments),
-        count=count,
-    )
-
-
-async def my_redemptions(env: Env, arguments: Arguments, count: bool) -> Page[Row]:
-    return await redemptions.my_redemption_rows(
-        actor=env.actor, status=arguments.get("status"), page=_paging(arguments), count=count
-    )
-
-
-async def course_list(env: Env, arguments: Arguments, count: bool) -> Page[Row]:
-    return await courses.course_rows(
-        actor=env.actor,
-        include_inactive=bool(arguments.get("includeInactive")),
-        page=_paging(arguments),
-        count=count,
-    )
-
-
-Source = Callable[[Env, Arguments, bool], Awaitable[Any]]
 
 # Root field → its source; connections answer pages, the others one row.
 ROOTS: dict[str, Source] = {
     "viewer": viewer,
     "account": account,
     "balance": balance,
-    "lots": lots,
-    "transactions": transactions,
-    "redemptions": redemption_list,
-    "myRedemptions": my_redemptions,
-    "courses": course_list,
+    "lots": listing(history.lot_rows, account_id="accountId", status="status"),
+    "transactions": listing(
+        history.transaction_rows, account_id="accountId", kind="kind", start="from", end="to"
+    ),
+    "redemptions": listing(
+        redemptions.redemption_rows,
+        account_id="accountId",
+        status="status",
+        start="from",
+        end="to",
+        learner_email="learnerEmail",
+    ),
+    "myRedemptions": listing(redemptions.my_redemption_rows, status="status"),
+    "courses": listing(courses.course_rows, include_inactive="includeInactive"),
 }

@@ -61,46 +61,14 @@ async def _balances(account_ids: list[int]) -> list[Balance]:
 class Loaders:
     """Each made when a resolver first asks for it (most requests need none)."""
 
-    @cached_property
-    def users_by_id(self) -> DataLoader[int, User | None]:
-        return _loader(User)
-
-    @cached_property
-    def accounts_by_id(self) -> DataLoader[int, Account | None]:
-        return _loader(Account)
-
-    @cached_property
-    def lots_by_id(self) -> DataLoader[int, Lot | None]:
-        return _loader(Lot)
-
-    @cached_property
-    def purchases_by_id(self) -> DataLoader[int, Purchase | None]:
-        return _loader(Purchase)
-
-    @cached_property
-    def courses_by_id(self) -> DataLoader[int, Course | None]:
-        return _loader(Course)
-
-    @cached_property
-    def redemptions_by_id(self) -> DataLoader[int, Redemption | None]:
-        return _loader(Redemption)
-
-    @cached_property
-    def owners_by_account(self) -> DataLoader[int, list[User]]:
-        return DataLoader(load_fn=_owners)
-
-    @cached_property
-    def draws_by_redemption(self) -> DataLoader[int, list[Draw]]:
-        return DataLoader(load_fn=_draws)
-
-    @cached_property
-    def lots_by_purchase(self) -> DataLoader[int, Lot | None]:
-        return DataLoader(load_fn=_lots_by_purchase)
-
-    @cached_property
-    def balances_by_account(self) -> DataLoader[int, Balance]:
-        return DataLoader(load_fn=_balances)
-
-    @cached_property
-    def owned_account_by_user(self) -> DataLoader[int, int | None]:
-        return DataLoader(load_fn=_owned_accounts)
+    users_by_id = cached_property(lambda self: _loader(User))
+    accounts_by_id = cached_property(lambda self: _loader(Account))
+    lots_by_id = cached_property(lambda self: _loader(Lot))
+    purchases_by_id = cached_property(lambda self: _loader(Purchase))
+    courses_by_id = cached_property(lambda self: _loader(Course))
+    redemptions_by_id = cached_property(lambda self: _loader(Redemption))
+    owners_by_account = cached_property(lambda self: DataLoader(load_fn=_owners))
+    draws_by_redemption = cached_property(lambda self: DataLoader(load_fn=_draws))
+    lots_by_purchase = cached_property(lambda self: DataLoader(load_fn=_lots_by_purchase))
+    balances_by_account = cached_property(lambda self: DataLoader(load_fn=_balances))
+    owned_account_by_user = cached_property(lambda self: DataLoader(load_fn=_owned_accounts))

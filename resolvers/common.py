@@ -80,12 +80,12 @@ async def list_page(
     `node`s; `filters` are the rule's other arguments, ids decoded once the caller is known."""
 
     def call(actor: Actor) -> Awaitable[Page[Any]]:
-        return rule(actor=actor, **_decoded(filters), page=paging.request())
+        return rule(actor=actor, **decoded_ids(filters), page=paging.request())
 
     return to_connection(await run_query(info, call), node.from_model)
 
 
-def _decoded(arguments: dict[str, object]) -> dict[str, object]:
+def decoded_ids(arguments: dict[str, object]) -> dict[str, object]:
     """`ID_ARGUMENTS` as the row ids a ledger rule takes."""
     return {
         name: parse_id(value, *ID_ARGUMENTS[name]) if name in ID_ARGUMENTS else value
@@ -118,7 +118,7 @@ class Change(Generic[P]):
         given = {
             name: value for name, value in vars(input).items() if value is not strawberry.UNSET
         }
-        arguments = _decoded(given)
+        arguments = decoded_ids(given)
         if self.id_as is not None:
             acted_on = self.payload.result_type().__name__
             arguments[self.id_as] = from_global_id(arguments.pop("id"), "id", acted_on)
