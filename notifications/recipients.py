@@ -8,7 +8,7 @@ from ledger.accounts import owners_of
 from models import User
 from notifications import links
 from notifications.emails import Email
-from notifications.render import render_email
+from notifications.render import render_email, render_for_each
 from settings import Settings
 
 
@@ -35,13 +35,10 @@ def to_user(
 async def to_owners(
     account_id: int, template: str, *, kind: str, settings: Settings, **context: Any
 ) -> list[Email]:
-    """One email per owner of the account, invited owners (not yet signed in) included."""
-    emails = []
-    for owner in await owners_of(account_id):
-        email = to_user(owner, template, kind=kind, settings=settings, **context)
-        if email is not None:
-            emails.append(email)
-    return emails
+    """One email per owner of the account, invited owners (not yet signed in) included;
+    the template is rendered once for all of them."""
+    owners = [(owner.email, owner.name) for owner in await owners_of(account_id) if owner.email]
+    return render_for_each(template, owners, kind=kind, **common_context(settings), **context)
 
 
 def unique_recipients(emails: list[Email]) -> list[Email]:

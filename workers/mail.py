@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import contextvars
 import email.utils
-import hashlib
 import logging
 import os
 import socket
@@ -22,7 +21,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from email.message import EmailMessage
 from typing import Any
 
 from tortoise.exceptions import DoesNotExist, IntegrityError
@@ -32,12 +30,12 @@ from ledger import clock
 from models import EmailDelivery, JobLease, OutboxMessage
 from notifications import Email, build_emails
 from settings import Settings, get_settings
+from workers import compose
 from workers.transport import SendError, Transport, transport_from_settings
 
 log = logging.getLogger("credits.mail")
 
 MAX_ERROR_LENGTH = 2000
-SMTP_MAX_LINE = 998
 
 
 class DeliveryError(Exception):
@@ -62,34 +60,8 @@ class DeliveryReport:
 
 def message_id_for(outbox_id: int, recipient: str, sender: str) -> str:
     """The same Message-ID every time one outbox message goes to one recipient."""
-    digest = hashlib.sha256(recipient.strip().lower().encode()).hexdigest()[:16]
     domain = email.utils.parseaddr(sender)[1].rpartition("@")[2] or "localhost"
-    return f"<outbox-{outbox_id}-{digest}@{domain}>"
-
-
-def _transfer_encoding(body: str) -> str:
-    # 7bit keeps the text readable on the wire (a sentence is never split by soft
-    # line breaks); anything else is quoted-printable.
-    if body.isascii() and all(len(line) <= SMTP_MAX_LINE for line in body.splitlines()):
-        return "7bit"
-    return "quoted-printable"
-
-
-def compose(mail: Email, *, outbox_id: int, sender: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = email.utils.formataddr((mail.to_name, mail.to))
-    message["Subject"] = mail.subject
-    message["Date"] = email.utils.format_datetime(clock.now())
-    message["Message-ID"] = message_id_for(outbox_id, mail.to, sender)
-    if mail.reply_to:
-        message["Reply-To"] = mail.reply_to
-    message["Auto-Submitted"] = "auto-generated"
-    if mail.kind:
-        message["X-Training-Credits-Kind"] = mail.kind
-    message.set_content(mail.text, cte=_transfer_encoding(mail.text))
-    message.add_alternative(mail.html, subtype="html", cte=_transfer_encoding(mail.html))
-    return message
+    return compose.message_id_for(outbox_id, recipient, domain)
 
 
 POST_SEND_ATTEMPTS = 5
@@ -163,16 +135,43 @@ async def _after_send(what: str, work: Callable[[], Awaitable[Any]]) -> Any:
             await asyncio.sleep(0.2 * 2**attempt)
 
 
-async def _record_sent(message_id: int, recipient: str) -> None:
-    try:
-        await _after_send(
-            f"recording {recipient} as sent",
-            lambda: EmailDelivery.create(
-                message_id=message_id, recipient=recipient, sent_at=clock.now()
-            ),
-        )
-    except IntegrityError:
-        log.warning("outbox message %s: %s was already recorded as sent", message_id, recipient)
+async def _record_sent(message_id: int, recipients: list[str]) -> None:
+    """One statement for a group of copies the server accepted; a recipient already
+    recorded (by a worker that lost its lease mid-send) is left as it is."""
+    sent_at = clock.now()
+    await _after_send(
+        f"recording {len(recipients)} recipients as sent",
+        lambda: EmailDelivery.bulk_create(
+            [
+                EmailDelivery(message_id=message_id, recipient=r, sent_at=sent_at)
+                for r in recipients
+            ],
+            ignore_conflicts=True,
+        ),
+    )
+
+
+class _Recorder:
+    """Group commit for sent records: a copy accepted while a group is being written
+    joins the next group, so the records trail the sends by one round trip (what a
+    kill -9 can leave unrecorded, and send again) without a statement per copy."""
+
+    def __init__(self, message_id: int) -> None:
+        self.message_id = message_id
+        self.waiting: list[str] = []
+        self.writing = False
+
+    async def sent(self, recipient: str) -> None:
+        self.waiting.append(recipient)
+        if self.writing:
+            return  # the coroutine writing now takes this one with its next group
+        self.writing = True
+        try:
+            while self.waiting:
+                group, self.waiting = self.waiting, []
+                await _record_sent(self.message_id, group)
+        finally:
+            self.writing = False
 
 
 async def _emails_of(message: OutboxMessage, settings: Settings) -> list[Email]:
@@ -185,6 +184,9 @@ async def _emails_of(message: OutboxMessage, settings: Settings) -> list[Email]:
     except Exception as exc:
         await _record_error(message.id, f"cannot build the emails: {type(exc).__name__}: {exc}")
         raise
+
+
+SENDS_AT_ONCE = 8  # per message; the transport caps the connections per process
 
 
 async def _send_all(
@@ -201,27 +203,54 @@ async def _send_all(
             "recipient", flat=True
         )
     }
+    sender = compose.Sender.parse(settings.mail_from)
+    date = email.utils.format_datetime(clock.now())
     failures: list[tuple[str, SendError]] = []
+    outgoing: list[tuple[Email, compose.RawEmail]] = []
     for mail in emails:
         if mail.recipient in done:
             report.skipped.append(mail.recipient)
             continue
         try:
-            composed = compose(mail, outbox_id=message.id, sender=settings.mail_from)
-        except ValueError as exc:  # an address or header the email package refuses
+            outgoing.append(
+                (mail, compose.compose_raw(mail, outbox_id=message.id, sender=sender, date=date))
+            )
+        except ValueError as exc:  # an address or header that cannot be sent
             failures.append((mail.recipient, SendError(f"cannot compose: {exc}", permanent=True)))
-            continue
+    recorder = _Recorder(message.id)
+    server_down = False
+
+    async def send(mail: Email, raw: compose.RawEmail) -> None:
+        nonlocal server_down
+        if server_down:
+            return  # the others would fail the same way
         if lease_lost.is_set():  # the new holder sends the rest; two would email twice
             raise DeliveryBusy(f"outbox message {message.id}: lease lost mid-delivery")
         try:
-            await transport.send(composed)
+            await transport.send(raw)
         except SendError as exc:
             failures.append((mail.recipient, exc))
-            if not exc.permanent:
-                break  # the server is the problem: the others would fail the same way
-            continue
-        await _record_sent(message.id, mail.recipient)
+            server_down = server_down or not exc.permanent
+            return
         report.sent.append(mail.recipient)
+        await recorder.sent(mail.recipient)
+
+    # The first copy alone: a server that is down fails once, not once per connection.
+    if outgoing:
+        await send(*outgoing[0])
+    gate = asyncio.Semaphore(SENDS_AT_ONCE)
+
+    async def send_gated(mail: Email, raw: compose.RawEmail) -> None:
+        async with gate:
+            await send(mail, raw)
+
+    results = await asyncio.gather(
+        *(send_gated(mail, raw) for mail, raw in outgoing[1:]), return_exceptions=True
+    )
+    # A copy still being recorded by another sender has been written once gather ends.
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if errors:
+        raise errors[0]
     if failures:
         summary = "; ".join(f"{recipient}: {exc}" for recipient, exc in failures)
         await _record_error(message.id, summary)
@@ -248,12 +277,11 @@ async def deliver(
     if message.delivered_at is not None:
         return DeliveryReport(message_id=message_id, already_delivered=True)
     async with _lease(message_id, timedelta(seconds=settings.mail_lease_seconds)) as lost:
-        await message.refresh_from_db(fields=["delivered_at"])
-        if message.delivered_at is not None:
-            return DeliveryReport(message_id=message_id, already_delivered=True)
-        await OutboxMessage.filter(id=message_id).update(
+        attempting = await OutboxMessage.filter(id=message_id, delivered_at__isnull=True).update(
             attempts=F("attempts") + 1, last_attempt_at=clock.now()
         )
+        if not attempting:  # delivered while this worker waited for the lease
+            return DeliveryReport(message_id=message_id, already_delivered=True)
         emails = await _emails_of(message, settings)
         report = await _send_all(
             message, emails, settings, transport or transport_from_settings(settings), lost
