@@ -37,17 +37,27 @@ def _is_retryable(exc: BaseException) -> bool:
     return False
 
 
-async def atomic(work: Callable[[], Awaitable[T]]) -> T:
-    """Run `work` in one transaction, retrying serialization failures and deadlocks."""
+async def retried(work: Callable[[], Awaitable[T]]) -> T:
+    """Run `work` (one transaction, or one statement that is its own) again on
+    serialization failures and deadlocks."""
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            async with in_transaction():
-                return await work()
+            return await work()
         except Exception as exc:  # asyncpg's own errors are not all translated by Tortoise
             if attempt == MAX_ATTEMPTS or not _is_retryable(exc):
                 raise
             await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
     raise AssertionError("unreachable")
+
+
+async def atomic(work: Callable[[], Awaitable[T]]) -> T:
+    """Run `work` in one transaction, retrying serialization failures and deadlocks."""
+
+    async def in_one_transaction() -> T:
+        async with in_transaction():
+            return await work()
+
+    return await retried(in_one_transaction)
 
 
 async def lock_account(account_id: int) -> Account:

@@ -8,12 +8,13 @@ draw order.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from ledger import access, clock, codes, entries, outbox, reads, throttle
 from ledger.actors import Actor
-from ledger.db import atomic, lock_account
+from ledger.db import atomic, is_postgres, lock_account, retried
 from ledger.draws import LotDraw, draw_from_lots
 from ledger.errors import (
     CourseUnavailable,
@@ -29,12 +30,13 @@ from ledger.idempotency import (
     Attempt,
     Response,
     raise_stored_error,
+    request_hash,
     run_once,
     stored_answer,
     validate_key,
 )
 from ledger.pages import Page, PageRequest, check_days
-from ledger.reads import Row, Where, model_pages
+from ledger.reads import Row, Where, fetch_rows, model_pages
 from ledger.text import clean_email, clean_text
 from models import (
     Account,
@@ -49,6 +51,11 @@ from models import (
 
 MAX_BATCH = 100
 REDEEM = "redeemCredits"  # the idempotency operation
+REFUSAL = "the account does not have enough credits for this"
+# PostgreSQL: the critical sections as one statement each (migration 0008, decision 29).
+REDEEM_SQL = "SELECT * FROM credits_redeem(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+DECIDE_SQL = "SELECT * FROM credits_decide(%s, %s, %s, %s, %s)"
+CODE_ROTATED, NO_ACCOUNT, DUPLICATE_KEY = "TC001", "TC002", "23505"  # SQLSTATEs
 # Every list of redemptions shows the course and the learner: one join, not two lookups.
 
 
@@ -105,6 +112,8 @@ async def redeem_credits(
         return await _redemption_in(stored)
     account = await _account_of_code(code_hash, user_id=actor.user_id, address=client_address)
     course = await _course_on_sale(course_id)
+    if is_postgres():
+        return await _redeem_in_one_statement(attempt, account.id, code_hash, course)
     created: list[Redemption] = []
 
     async def request() -> Response:
@@ -113,7 +122,7 @@ async def redeem_credits(
                 account_id=account.id, code_hash=code_hash, course=course, learner=actor
             )
         except InsufficientCredits:
-            error = InsufficientCredits("the account does not have enough credits for this")
+            error = InsufficientCredits(REFUSAL)
             return {"error": error.to_dict()}
         created.append(redemption)
         return {"redemption_id": redemption.id}
@@ -123,6 +132,33 @@ async def redeem_credits(
     if created and created[-1].id == response.get("redemption_id"):
         return created[-1]
     return await _redemption_in(response)
+
+
+async def _redeem_in_one_statement(
+    attempt: Attempt, account_id: int, code_hash: str, course: Course
+) -> Redemption:
+    """PostgreSQL: the key's claim, the decision and every write in one statement, in a
+    transaction of its own; the same rows and answers as `_record_request` in `run_once`."""
+    refusal = {"error": InsufficientCredits(REFUSAL).to_dict()}
+    arguments = [
+        attempt.user_id, attempt.operation, attempt.key, request_hash(attempt.payload),
+        account_id, code_hash, course.id, course.price_credits, clock.now(), json.dumps(refusal),
+    ]  # fmt: skip
+    try:
+        rows = await retried(lambda: fetch_rows(REDEEM_SQL, arguments, ()))
+    except Exception as exc:
+        state = getattr(exc, "sqlstate", None)
+        if state == CODE_ROTATED:  # since it was looked up
+            raise InvalidCode("that redemption code is not valid", field=["code"]) from None
+        if state == NO_ACCOUNT:
+            raise NotFound("no such account", field=["accountId"]) from None
+        # A concurrent duplicate claimed the key first: answer as it did.
+        if state == DUPLICATE_KEY and (stored := await stored_answer(attempt)) is not None:
+            return await _redemption_in(stored)
+        raise
+    if not rows:
+        raise_stored_error(refusal)
+    return Redemption._init_from_db(**rows[0])
 
 
 async def _redemption_in(response: Response) -> Redemption:
@@ -236,25 +272,69 @@ async def decide_redemptions(
             decisions.errors.append(NotFound("no such redemption", field=["ids", str(index)]))
         else:
             mine.append(row)
-    for row in sorted(mine, key=lambda r: (r.requested_at, r.id)):
-        try:
-            decided = await atomic(
-                lambda row=row: _decide_one(  # type: ignore[misc]
-                    redemption_id=row.id,
-                    account_id=row.account_id,
-                    actor=actor,
-                    approve=approve,
-                    reason=reason,
+    mine.sort(key=lambda r: (r.requested_at, r.id))
+    if is_postgres() and mine:
+        outcomes = await _decide_in_one_statement(mine, actor=actor, approve=approve, reason=reason)
+    else:
+        outcomes = [
+            await _decided_alone(row, actor=actor, approve=approve, reason=reason) for row in mine
+        ]
+    for row, outcome in zip(mine, outcomes, strict=True):
+        if isinstance(outcome, LedgerError):
+            outcome.field = ["ids", str(position[row.id])]
+            decisions.errors.append(outcome)
+            continue
+        decisions.redemptions.append(outcome)
+        if approve:
+            decisions.total_credits += outcome.credits
+    return decisions
+
+
+async def _decided_alone(
+    row: Redemption, *, actor: Actor, approve: bool, reason: str | None
+) -> Redemption | LedgerError:
+    """One decision in a transaction of its own (SQLite): the row, or why not."""
+    try:
+        return await atomic(
+            lambda: _decide_one(
+                redemption_id=row.id,
+                account_id=row.account_id,
+                actor=actor,
+                approve=approve,
+                reason=reason,
+            )
+        )
+    except LedgerError as exc:
+        return exc
+
+
+async def _decide_in_one_statement(
+    rows: list[Redemption], *, actor: Actor, approve: bool, reason: str | None
+) -> list[Redemption | LedgerError]:
+    """PostgreSQL: the whole batch in one statement (one transaction), in the order of
+    `rows`; each decision stands or fails alone, as `_decide_one` would have it."""
+    now = clock.now()
+    arguments = [[row.id for row in rows], actor.user_id, approve, reason, now]
+    found = await retried(lambda: fetch_rows(DECIDE_SQL, arguments, ()))
+    outcomes: list[Redemption | LedgerError] = []
+    for row, result in zip(rows, found, strict=True):
+        if result["outcome"] == "NOT_FOUND":
+            outcomes.append(NotFound("no such redemption"))
+        elif result["outcome"] == "NOT_PENDING":
+            outcomes.append(NotPending(f"this redemption is already {result['status'].lower()}"))
+        elif result["outcome"] == "INSUFFICIENT_CREDITS":
+            outcomes.append(
+                InsufficientCredits(
+                    f"the account has {result['balance']:,} credits available;"
+                    f" this needs {row.credits:,}"
                 )
             )
-        except LedgerError as exc:
-            exc.field = ["ids", str(position[row.id])]
-            decisions.errors.append(exc)
-            continue
-        decisions.redemptions.append(decided)
-        if approve:
-            decisions.total_credits += decided.credits
-    return decisions
+        else:
+            row.status = RedemptionStatus(result["status"])
+            row.decided_at, row.decided_by_id = now, actor.user_id
+            row.reason = None if approve else reason  # type: ignore[assignment]
+            outcomes.append(row)
+    return outcomes
 
 
 async def cancel_redemption(*, actor: Actor, redemption_id: int) -> Redemption:
