@@ -1,29 +1,34 @@
 """Emails per second from one `credits worker` process to a loopback SMTP sink.
 
-    python -m bench.mail [--messages 1000] [--threads 8]
+    python -m bench.mail [--rounds 5] [--messages 200] [--threads 8] [--no-kill]
 
-The notification measured is `redemption_approved`, the one every redemption causes:
-one outbox message becomes three emails (the learner, and a copy to each of the
-account's two owners). The benchmark's own database holds one account made through the
-ledger (two owners, a purchase, a course, one approved redemption) and `--messages`
-outbox rows for that approval; one worker process relays them through a private
-redis-server and delivers them. The rate counts from the first to the last email the
-sink accepted.
+Scenarios (issue 14), each on its own rows of one throwaway PostgreSQL database, with a
+private redis-server, one `credits worker --processes 1` and an aiosmtpd sink in a
+process of its own that counts emails and duplicate Message-IDs:
 
-Baselines in the same run, to the same sink, with the same composed emails and no
-database or broker: one aiosmtplib connection reused for every email (the fastest this
-stack sends from one process), several connections reused at once, and the worker's own
-transport (`SmtpTransport`, which keeps a few connections open between emails) as many
-at a time as the worker has threads.
+- **fan-out**: one `redemption_requested` notification to an account's 200 owners,
+  `--rounds` times (one notification at a time, each waited for);
+- **many**: `--messages` (200) notifications at once to an account's 3 owners;
+- **kill -9**: two 200-owner notifications and 100 three-owner ones queued; once the sink
+  has 150 emails the worker and its children are killed with SIGKILL, a second worker
+  delivers the rest (leases of 5 s, lost rows handed over again after 5 s); afterwards
+  every expected Message-ID must have arrived (no loss) and none twice (no duplicate).
+
+Rates count from the first to the last email the sink accepted; CPU per email is the
+worker's process tree over the same rounds (start-up excluded). Baseline in the same
+run: the same composed emails as bytes, sent with bare aiosmtplib `sendmail` (no
+database, no broker) over 1 and over 8 reused connections, its CPU measured in this
+process.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
-from email.message import EmailMessage
+import email.utils
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import aiosmtplib
@@ -38,13 +43,14 @@ from ledger.actors import Actor
 from ledger.purchases import purchase_credits
 from ledger.redemptions import redeem_credits
 from ledger.users import sign_in
-from models import ApprovalMode, Course, OutboxMessage
+from models import Account, ApprovalMode, Course, OutboxMessage
 from notifications import build_emails
 from settings import get_settings
-from workers.mail import compose, deliver
-from workers.transport import SmtpTransport
+from workers.compose import RawEmail, Sender, compose_raw
 
-EMAILS_PER_MESSAGE = 3  # the learner and two owners
+FANOUT_OWNERS = 200
+FEW_OWNERS = 3
+KILL_AT = 150  # emails at the sink when the first worker is killed
 WORKER_LOG = report.RESULTS / "mail-worker.log"
 
 
@@ -52,45 +58,55 @@ WORKER_LOG = report.RESULTS / "mail-worker.log"
 class Rate:
     name: str
     emails: int
-    seconds: float  # first to last accepted email
-    extra: dict[str, Any]
+    seconds: float  # first to last accepted email, summed over rounds
+    cpu_seconds: float  # the sender's CPU over the same rounds
+    duplicates: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def per_second(self) -> float:
-        # n emails accepted over the span between the first and the last: n - 1 intervals.
-        return (self.emails - 1) / self.seconds if self.seconds > 0 else 0.0
+        return self.emails / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def cpu_ms_per_email(self) -> float:
+        return 1000 * self.cpu_seconds / self.emails if self.emails else 0.0
 
 
-async def approved_redemption() -> int:
-    """An account made through the ledger, with one approved redemption; its outbox row."""
-    ann = Actor(user=await sign_in(sub="ann", email="ann@example.com", name="Ann Owner"))
-    account = await create_account(
-        actor=ann, name="Data team", approval_mode=ApprovalMode.AUTOMATIC
-    )
-    await add_owner(actor=ann, account_id=account.id, email="bob@example.com")
+async def requested_notification(name: str, owners: int) -> int:
+    """An account made through the ledger with `owners` owners (manual approval) and one
+    pending redemption: the id of its `redemption_requested` outbox row."""
+    ann = Actor(user=await sign_in(sub=f"{name}-ann", email=f"ann@{name}.example", name="Ann"))
+    account = await create_account(actor=ann, name=name, approval_mode=ApprovalMode.MANUAL)
+    for i in range(1, owners):
+        await add_owner(actor=ann, account_id=account.id, email=f"owner{i}@{name}.example")
     await purchase_credits(
         actor=ann, account_id=account.id, credits=20_000, payment_token="tok_visa",
-        idempotency_key="bench-purchase",
+        idempotency_key=f"{name}-purchase",
     )  # fmt: skip
     now = account.created_at
     course = await Course.create(
-        sku="JIRA-101", title="Jira Fundamentals", price_credits=150, created_at=now, updated_at=now
-    )
-    lee = Actor(user=await sign_in(sub="lee", email="lee@example.com", name="Lee Learner"))
+        sku=f"{name}-101", title="Jira Fundamentals", price_credits=150, created_at=now,
+        updated_at=now,
+    )  # fmt: skip
+    lee = Actor(user=await sign_in(sub=f"{name}-lee", email=f"lee@{name}.example", name="Lee"))
+    account = await Account.get(id=account.id)
     await redeem_credits(
-        actor=lee, code=display_code(account), course_id=course.id, idempotency_key="bench-redeem"
+        actor=lee, code=display_code(account), course_id=course.id, idempotency_key=f"{name}-r"
     )
-    message = await OutboxMessage.get(kind=events.REDEMPTION_APPROVED)
+    message = await OutboxMessage.filter(kind=events.REDEMPTION_REQUESTED).order_by("-id").first()
+    assert message is not None
     return int(message.id)
 
 
-async def queue_copies(template_id: int, count: int) -> list[int]:
-    """Everything so far counts as delivered; then `count` fresh rows like the template."""
+async def queue_copies(template_id: int, count: int, *, retire: bool = True) -> list[int]:
+    """Rows not yet handed over count as delivered (unless `retire` is False); then
+    `count` fresh rows like the template."""
     conn = connections.get("default")
-    await conn.execute_query(
-        "UPDATE outbox_message SET dispatched_at = now(), delivered_at = now()"
-        " WHERE delivered_at IS NULL"
-    )
+    if retire:
+        await conn.execute_query(
+            "UPDATE outbox_message SET dispatched_at = now(), delivered_at = now()"
+            " WHERE delivered_at IS NULL AND dispatched_at IS NULL"
+        )
     rows = await conn.execute_query_dict(
         "INSERT INTO outbox_message (kind, payload, created_at, attempts)"
         " SELECT kind, payload, created_at, 0 FROM outbox_message, generate_series(1, $2)"
@@ -100,13 +116,14 @@ async def queue_copies(template_id: int, count: int) -> list[int]:
     return [int(r["id"]) for r in rows]
 
 
-async def composed_emails(message_id: int) -> list[EmailMessage]:
+async def raw_emails(message_id: int, expected: int) -> list[RawEmail]:
     settings = get_settings()
     message = await OutboxMessage.get(id=message_id)
     emails = await build_emails(message, settings=settings)
-    if len(emails) != EMAILS_PER_MESSAGE:
-        raise RuntimeError(f"expected {EMAILS_PER_MESSAGE} emails, built {len(emails)}")
-    return [compose(e, outbox_id=message.id, sender=settings.mail_from) for e in emails]
+    if len(emails) != expected:
+        raise RuntimeError(f"expected {expected} emails, built {len(emails)}")
+    sender, date = Sender.parse(settings.mail_from), email.utils.format_datetime(message.created_at)
+    return [compose_raw(e, outbox_id=message.id, sender=sender, date=date) for e in emails]
 
 
 async def outbox_state() -> dict[str, int]:
@@ -118,140 +135,179 @@ async def outbox_state() -> dict[str, int]:
     return {k: int(v) for k, v in rows[0].items()}
 
 
-def measure_worker(sink: Sink, db_url: str, emails: int, threads: int, timeout: float) -> Rate:
-    sink.counters.reset()
+def worker_env(sink: Sink, db_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": db_url, "REDIS_URL": redis_url, "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(sink.port), "OUTBOX_POLL_SECONDS": "0.05", **extra,
+    }  # fmt: skip
+
+
+def run_rounds(
+    sink: Sink, worker: Worker, rounds: list[Callable[[], object]], emails: int, timeout: float
+) -> tuple[float, float, int]:
+    """Each round queues its rows and waits for its `emails`: summed first-to-last
+    seconds, the worker's CPU over the rounds, duplicates seen."""
+    seconds, duplicates = 0.0, 0
+    cpu_before = worker.cpu_now()
+    for queue in rounds:
+        sink.counters.reset()
+        queue()
+        if not sink.wait_for(emails, timeout=timeout, alive=worker.alive):
+            got = sink.counters.snapshot()[0]
+            raise RuntimeError(f"the worker delivered {got:,} of {emails:,}; see {WORKER_LOG}")
+        time.sleep(0.2)  # a duplicate would arrive now
+        count, first, last = sink.counters.snapshot()
+        seconds += last - first
+        duplicates += sink.counters.duplicate_count() + count - emails
+    return seconds, worker.cpu_now() - cpu_before, duplicates
+
+
+def queue_in_thread(url: str, template: int, count: int) -> Callable[[], object]:
+    async def queue() -> None:
+        async with pg.tortoise_on(url):
+            await queue_copies(template, count)
+
+    return lambda: asyncio.run(queue())
+
+
+def measure_worker(
+    sink: Sink, url: str, args: argparse.Namespace, fanout: int, few: int
+) -> list[Rate]:
     with redis_server() as redis_url:
-        env = {
-            "DATABASE_URL": db_url, "REDIS_URL": redis_url, "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(sink.port), "OUTBOX_POLL_SECONDS": "0.1",
-        }  # fmt: skip
-        with Worker(env, WORKER_LOG, threads=threads) as worker:
-            done = sink.wait_for(emails, timeout=timeout, alive=worker.alive)
-    count, first, last = sink.counters.snapshot()
-    if not done:
-        raise RuntimeError(f"the worker delivered {count:,} of {emails:,}; see {WORKER_LOG}")
-    extra = {
-        "threads": threads,
-        "start_to_last_seconds": last - worker.started_at,
-        "worker_cpu_seconds": worker.cpu_seconds,
-    }
-    return Rate(f"credits worker (1 process, {threads} threads)", count, last - first, extra)
+        env = worker_env(sink, url, redis_url)
+        with Worker(env, WORKER_LOG, threads=args.threads) as worker:
+            # Start-up (and a first delivery) before anything is measured.
+            run_rounds(sink, worker, [queue_in_thread(url, few, 1)], FEW_OWNERS, args.timeout)
+            fan = [queue_in_thread(url, fanout, 1) for _ in range(args.rounds)]
+            seconds, cpu_s, dups = run_rounds(sink, worker, fan, FANOUT_OWNERS, args.timeout)
+            fan_rate = Rate(
+                f"worker: 1 notification x {FANOUT_OWNERS} owners ({args.rounds} rounds)",
+                FANOUT_OWNERS * args.rounds, seconds, cpu_s, dups,
+            )  # fmt: skip
+            many = [queue_in_thread(url, few, args.messages)]
+            emails = args.messages * FEW_OWNERS
+            seconds, cpu_s, dups = run_rounds(sink, worker, many, emails, args.timeout)
+            many_rate = Rate(
+                f"worker: {args.messages} notifications x {FEW_OWNERS} owners",
+                emails, seconds, cpu_s, dups,
+            )  # fmt: skip
+    return [fan_rate, many_rate]
 
 
-async def measure_in_process(sink: Sink, ids: list[int], at_once: int) -> Rate:
-    """`workers.mail.deliver` itself, `at_once` at a time, on this process's loop."""
-    settings = get_settings().model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": sink.port})
-    gate = asyncio.Semaphore(at_once)
-
-    async def one(message_id: int) -> None:
-        async with gate:
-            await deliver(message_id, settings=settings)
-
+async def kill_and_restart(sink: Sink, url: str, args: argparse.Namespace, fanout: int,
+                           few: int) -> dict[str, Any]:  # fmt: skip
+    """Two 200-owner notifications and 100 three-owner ones; kill -9 at KILL_AT emails."""
+    async with pg.tortoise_on(url):
+        ids = await queue_copies(fanout, 2) + await queue_copies(few, 100, retire=False)
+        expected = 2 * FANOUT_OWNERS + 100 * FEW_OWNERS
     sink.counters.reset()
-    await asyncio.gather(*(one(i) for i in ids))
-    count, first, last = sink.counters.snapshot()
-    name = f"workers.mail.deliver, {at_once} at once (no broker, no relay)"
-    return Rate(name, count, last - first, {})
+    fast = {"MAIL_LEASE_SECONDS": "5", "OUTBOX_REDISPATCH_SECONDS": "5",
+            "OUTBOX_SWEEP_SECONDS": "1", "MAIL_RETRY_MIN_BACKOFF_MS": "200"}  # fmt: skip
+    with redis_server() as redis_url:
+        env = worker_env(sink, url, redis_url, **fast)
+        with Worker(env, WORKER_LOG, threads=args.threads) as first:
+            if not await asyncio.to_thread(sink.wait_for, KILL_AT, timeout=args.timeout):
+                raise RuntimeError(f"the first worker never reached {KILL_AT}; see {WORKER_LOG}")
+            first.kill9()
+        at_kill = sink.counters.snapshot()[0]
+        async with pg.tortoise_on(url):
+            recorded_at_kill = await _deliveries(ids)
+        with Worker(env, WORKER_LOG.with_name("mail-successor.log"), threads=args.threads) as nxt:
+            deadline = time.monotonic() + args.timeout
+            async with pg.tortoise_on(url):
+                while await OutboxMessage.filter(id__in=ids, delivered_at__isnull=True).exists():
+                    if time.monotonic() > deadline or not nxt.alive():
+                        raise RuntimeError("the successor did not deliver the rest")
+                    await asyncio.sleep(0.2)
+            await asyncio.sleep(1.0)  # anything sent twice arrives now
+    count = sink.counters.snapshot()[0]
+    duplicates = sink.counters.duplicate_count()
+    async with pg.tortoise_on(url):
+        recorded = await _deliveries(ids)
+    return {
+        "expected": expected, "received": count, "duplicates": duplicates,
+        "lost": expected - (count - duplicates), "received_at_kill": at_kill,
+        "recorded_at_kill": recorded_at_kill, "recorded": recorded,
+    }  # fmt: skip
 
 
-async def reuse_connections(port: int, emails: list[EmailMessage], connections: int) -> None:
-    async def sender(share: list[EmailMessage]) -> None:
+async def _deliveries(ids: list[int]) -> int:
+    rows = await connections.get("default").execute_query_dict(
+        "SELECT count(*) AS n FROM email_delivery WHERE message_id = ANY($1)", [ids]
+    )
+    return int(rows[0]["n"])
+
+
+async def bare_sendmail(port: int, emails: list[RawEmail], connections: int) -> None:
+    async def sender(share: list[RawEmail]) -> None:
         async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port) as smtp:
-            for message in share:
-                await smtp.send_message(message)
+            for m in share:
+                await smtp.sendmail(m.sender, [m.recipient], m.data)
 
     await asyncio.gather(*(sender(emails[i::connections]) for i in range(connections)))
 
 
-async def through_transport(port: int, emails: list[EmailMessage], at_once: int) -> None:
-    transport = SmtpTransport(host="127.0.0.1", port=port)
-    gate = asyncio.Semaphore(at_once)
-
-    async def send(message: EmailMessage) -> None:
-        async with gate:
-            await transport.send(message)
-
-    await asyncio.gather(*(send(m) for m in emails))
-
-
-async def measure_baseline(
-    sink: Sink, name: str, send: Callable[[], Awaitable[None]], emails: int
-) -> Rate:
+async def measure_baseline(sink: Sink, emails: list[RawEmail], at_once: int) -> Rate:
     sink.counters.reset()
-    await send()
-    if not await asyncio.to_thread(sink.wait_for, emails, timeout=30):
-        raise RuntimeError(f"{name}: the sink accepted {sink.counters.snapshot()[0]} of {emails}")
+    cpu_before = time.process_time()
+    await bare_sendmail(sink.port, emails, at_once)
+    cpu_s = time.process_time() - cpu_before
+    if not await asyncio.to_thread(sink.wait_for, len(emails), timeout=30):
+        raise RuntimeError(f"baseline: the sink accepted {sink.counters.snapshot()[0]}")
     count, first, last = sink.counters.snapshot()
-    return Rate(name, count, last - first, {})
+    name = f"bare aiosmtplib sendmail, {at_once} connection{'s' if at_once > 1 else ''}"
+    return Rate(name, count, last - first, cpu_s)
 
 
-async def baselines(sink: Sink, emails: list[EmailMessage], threads: int) -> list[Rate]:
-    port, n = sink.port, len(emails)
-    runs: list[tuple[str, Callable[[], Awaitable[None]]]] = [
-        ("aiosmtplib, 1 connection reused", lambda: reuse_connections(port, emails, 1)),
-        (
-            f"aiosmtplib, {threads} connections reused",
-            lambda: reuse_connections(port, emails, threads),
-        ),
-        (
-            f"SmtpTransport (the worker's, connections reused), {threads} at once",
-            lambda: through_transport(port, emails, threads),
-        ),
-    ]
-    return [await measure_baseline(sink, name, send, n) for name, send in runs]
-
-
-async def run(args: argparse.Namespace, sink: Sink) -> tuple[list[Rate], dict[str, int]]:
-    """The worker, then `deliver` in this process, then the baselines: one list of rates."""
-    emails = args.messages * EMAILS_PER_MESSAGE
+async def run(args: argparse.Namespace, sink: Sink) -> dict[str, Any]:
     async with pg.throwaway_database("credits_bench_mail") as url:
         async with pg.tortoise_on(url):
-            template = await approved_redemption()
-            one_message = await composed_emails(template)
-            await queue_copies(template, args.messages)
-        print(f"{args.messages:,} outbox messages ({emails:,} emails) queued; worker starting …")
-        worker = await asyncio.to_thread(
-            measure_worker, sink, url, emails, args.threads, args.timeout
-        )
-        print("deliver() in-process, then the baselines …", flush=True)
+            fanout = await requested_notification("wide", FANOUT_OWNERS)
+            few = await requested_notification("small", FEW_OWNERS)
+            same = await raw_emails(fanout, FANOUT_OWNERS)
+            await queue_copies(fanout, 0)
+        print("fan-out and many, one worker …", flush=True)
+        rates = await asyncio.to_thread(measure_worker, sink, url, args, fanout, few)
         async with pg.tortoise_on(url):
             state = await outbox_state()
-            ids = await queue_copies(template, args.messages)
-            in_process = await measure_in_process(sink, ids, args.threads)
-    same_emails = [one_message[i % len(one_message)] for i in range(emails)]
-    return [worker, in_process, *await baselines(sink, same_emails, args.threads)], state
+        kill = None
+        if not args.no_kill:
+            print("kill -9 mid-batch, then a second worker …", flush=True)
+            kill = await kill_and_restart(sink, url, args, fanout, few)
+    print("bare aiosmtplib …", flush=True)
+    emails = same * args.rounds
+    rates += [await measure_baseline(sink, emails, n) for n in (1, args.threads)]
+    return {"rates": rates, "outbox_after_worker": state, "kill": kill}
 
 
-def print_rates(rates: list[Rate], state: dict[str, int]) -> None:
-    worker, in_process, *base = rates
+def print_results(results: dict[str, Any]) -> None:
+    rates: list[Rate] = results["rates"]
     print()
     print(report.table(
-        ["sender", "emails", "seconds", "emails/s"],
-        [[r.name, r.emails, r.seconds, r.per_second] for r in rates],
+        ["sender", "emails", "seconds", "emails/s", "CPU ms/email", "duplicates"],
+        [[r.name, r.emails, r.seconds, r.per_second, r.cpu_ms_per_email, r.duplicates]
+         for r in rates],
     ))  # fmt: skip
-    fastest = max(base, key=lambda r: r.per_second)
-    cpu = worker.extra["worker_cpu_seconds"]
-    print(
-        f"\nworker / fastest baseline ({fastest.name}):"
-        f" {worker.per_second / fastest.per_second:.2f}"
-        f"\nworker / deliver() in-process: {worker.per_second / in_process.per_second:.2f}"
-        f"\nworker: {worker.extra['start_to_last_seconds']:.1f} s from process start to the last"
-        f" email; {cpu:.1f} s of worker CPU ({1000 * cpu / worker.emails:.2f} ms per email,"
-        " start-up included)"
-        f"\noutbox after the worker: {state}"
-    )
+    fastest = max(rates[2:], key=lambda r: r.per_second)
+    for r in rates[:2]:
+        print(f"{r.name}: {r.per_second / fastest.per_second:.0%} of {fastest.name}")
+    print(f"outbox after the worker: {results['outbox_after_worker']}")
+    if results["kill"]:
+        print(f"kill -9: {results['kill']}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.mail", description=__doc__)
-    parser.add_argument("--messages", type=int, default=1_000, help="outbox messages to deliver")
+    parser.add_argument("--rounds", type=int, default=5, help="200-owner notifications, one by one")
+    parser.add_argument("--messages", type=int, default=200, help="3-owner notifications at once")
     parser.add_argument(
-        "--threads", type=int, default=8, help="worker threads (and the baselines' concurrency)"
+        "--threads", type=int, default=8, help="worker threads; baseline connections"
     )
-    parser.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for it")
+    parser.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for a round")
+    parser.add_argument("--no-kill", action="store_true", help="skip the kill -9 scenario")
     args = parser.parse_args(argv)
-    if args.messages < 1:
-        parser.error("--messages must be at least 1")
+    if args.messages < 1 or args.rounds < 1:
+        parser.error("--messages and --rounds must be at least 1")
     return args
 
 
@@ -259,19 +315,21 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     load = report.warn_if_busy()
     with Sink() as sink:
-        rates, state = asyncio.run(run(args, sink))
-    print_rates(rates, state)
-    worker, in_process, *base = rates
-    fastest = max(base, key=lambda r: r.per_second)
+        results = asyncio.run(run(args, sink))
+    print_results(results)
+    rates: list[Rate] = results["rates"]
+    fastest = max(rates[2:], key=lambda r: r.per_second)
     figures = {
         "load_average_at_start": load,
-        "notification": events.REDEMPTION_APPROVED,
-        "messages": args.messages,
-        "emails_per_message": EMAILS_PER_MESSAGE,
-        "rates": [{**asdict(r), "per_second": r.per_second} for r in rates],
-        "worker_over_fastest_baseline": worker.per_second / fastest.per_second,
-        "worker_over_deliver_in_process": worker.per_second / in_process.per_second,
-        "outbox_after_worker": state,
+        "notification": events.REDEMPTION_REQUESTED,
+        "rates": [
+            {**asdict(r), "per_second": r.per_second, "cpu_ms_per_email": r.cpu_ms_per_email}
+            for r in rates
+        ],
+        "fastest_baseline": fastest.name,
+        "worker_over_fastest_baseline": [r.per_second / fastest.per_second for r in rates[:2]],
+        "outbox_after_worker": results["outbox_after_worker"],
+        "kill": results["kill"],
     }
     print(f"saved {report.save('mail', figures)}; worker log {WORKER_LOG}")
 

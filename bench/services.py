@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import shutil
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from bench import cpu
 from bench.sink import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +90,21 @@ class Worker:
                 command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT
             )
         return self
+
+    def cpu_now(self) -> float:
+        """CPU seconds used so far by the worker's processes still alive."""
+        if self.process is None:
+            return 0.0
+        return sum(cpu.process_cpu(pid) for pid in cpu.process_tree(self.process.pid))
+
+    def kill9(self) -> None:
+        """SIGKILL the worker and its children at once, as an OOM killer would."""
+        if self.process is None:
+            return
+        for pid in cpu.process_tree(self.process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.wait()
 
     def __exit__(self, *exc: object) -> None:
         if self.process is None:

@@ -3,7 +3,9 @@
 Its own process, so that neither the sender measured (a baseline in the benchmark's
 process, or the worker) shares an interpreter lock with it. It keeps no mail: it counts
 accepted messages and the monotonic times of the first and the last one (the clock is
-system-wide on Linux, so durations compare across processes).
+system-wide on Linux, so durations compare across processes). It also counts copies
+whose Message-ID it has accepted before since the last reset: duplicates (the service
+gives each outbox message and recipient one Message-ID).
 """
 
 from __future__ import annotations
@@ -20,39 +22,68 @@ from aiosmtpd.controller import Controller
 
 @dataclass
 class Counters:
-    """Shared between the sink and the benchmark: count, first and last acceptance time."""
+    """Shared between the sink and the benchmark: count, first and last acceptance time,
+    duplicates, and a generation that a reset bumps (the sink then forgets what it saw)."""
 
     count: Any
     first: Any
     last: Any
+    duplicates: Any
+    generation: Any
 
     @classmethod
     def create(cls, ctx: Any) -> Counters:
-        return cls(ctx.Value("q", 0), ctx.Value("d", 0.0), ctx.Value("d", 0.0))
+        return cls(
+            ctx.Value("q", 0), ctx.Value("d", 0.0), ctx.Value("d", 0.0), ctx.Value("q", 0),
+            ctx.Value("q", 0),
+        )  # fmt: skip
 
-    def record(self) -> None:
+    def record(self, duplicate: bool = False) -> None:
         now = time.monotonic()
         with self.count.get_lock():
             if self.count.value == 0:
                 self.first.value = now
             self.count.value += 1
+            self.duplicates.value += int(duplicate)
             self.last.value = now
 
     def reset(self) -> None:
         with self.count.get_lock():
             self.count.value, self.first.value, self.last.value = 0, 0.0, 0.0
+            self.duplicates.value = 0
+            self.generation.value += 1
+
+    def duplicate_count(self) -> int:
+        with self.count.get_lock():
+            return int(self.duplicates.value)
 
     def snapshot(self) -> tuple[int, float, float]:
         with self.count.get_lock():
             return int(self.count.value), float(self.first.value), float(self.last.value)
 
 
+def message_id(content: bytes) -> bytes:
+    """The Message-ID header's value (the headers end at the first empty line)."""
+    headers = content.split(b"\r\n\r\n", 1)[0]
+    for line in headers.split(b"\n"):
+        if line[:11].lower() == b"message-id:":
+            return line[11:].strip()
+    return b""
+
+
 class CountingHandler:
     def __init__(self, counters: Counters) -> None:
         self.counters = counters
+        self.seen: set[bytes] = set()
+        self.generation = 0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.counters.record()
+        if self.counters.generation.value != self.generation:
+            self.generation, self.seen = int(self.counters.generation.value), set()
+        key = message_id(bytes(envelope.content))
+        duplicate = bool(key) and key in self.seen
+        self.seen.add(key)
+        self.counters.record(duplicate)
         return "250 OK"
 
 
