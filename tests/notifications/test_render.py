@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from jinja2 import UndefinedError
 
-from notifications.render import TEMPLATES, render_email
+from notifications.render import TEMPLATES, render_email, render_for_each
 
 
 def _approval(title: str) -> dict[str, Any]:
@@ -64,3 +64,15 @@ def test_every_text_template_has_an_html_twin_and_a_subject():
 def test_templates_are_ascii_so_plain_bodies_travel_as_7bit():
     for path in Path(TEMPLATES).iterdir():
         assert path.read_text().isascii(), path.name
+
+
+def test_rendering_once_for_many_owners_is_rendering_for_each():
+    names = [("lea@example.org", "Lea <b> & \"Co\""), ("zoe@example.org", "Zoë  Ünal "),
+             ("ivy@example.org", "")]  # fmt: skip
+    context = _approval("Café <Analytics>")
+    once = render_for_each("redemption_approved_learner", names, kind="k", **context)
+    for (to, to_name), email in zip(names, once, strict=True):
+        assert email == render_email(
+            "redemption_approved_learner", kind="k", to=to, to_name=to_name, **context
+        )
+    assert render_for_each("redemption_approved_learner", [], kind="k", **context) == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ from ledger.db import atomic
 from ledger.purchases import purchase_credits
 from ledger.redemptions import decide_redemptions, redeem_credits
 from ledger.users import sign_in
-from models import ApprovalMode, Course, EmailDelivery, OutboxMessage
+from models import ApprovalMode, Course, EmailDelivery, OutboxMessage, Ownership, User
 from tests.workers.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -225,11 +226,61 @@ def _worker_env(db, redis_server, smtp) -> dict[str, str]:
     }
 
 
-def _start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+def _start_worker(
+    env: dict[str, str], log_path: Path, *, new_session: bool = False
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "cli", "worker", "--processes", "1", "--threads", "2"],
         cwd=ROOT,
         env=env,
         stdout=log_path.open("wb"),
         stderr=subprocess.STDOUT,
+        start_new_session=new_session,  # a process group to kill -9 as a whole
     )
+
+
+async def test_a_worker_killed_mid_batch_loses_nobody_and_resends_only_unrecorded_copies(
+    db, redis_server, smtp, tmp_path
+):
+    """kill -9 while one notification goes to 200 owners: the next worker emails everyone
+    the first did not record, and nobody else (decision 0028)."""
+    ann = Actor(user=await sign_in(sub="ann", email="ann@example.com", name="Ann Owner"))
+    account = await create_account(actor=ann, name="Data", approval_mode=ApprovalMode.MANUAL)
+    now = account.created_at
+    for i in range(199):
+        user = await User.create(email=f"owner{i:03}@example.com", created_at=now)
+        await Ownership.create(account=account, user=user, created_at=now)
+    await rotate_code(actor=ann, account_id=account.id)
+    rotated = await OutboxMessage.get(kind="code_rotated")
+    smtp.inbox.delay = 0.05
+    env = {**_worker_env(db, redis_server, smtp), "MAIL_LEASE_SECONDS": "2",
+           "OUTBOX_REDISPATCH_SECONDS": "2", "OUTBOX_SWEEP_SECONDS": "0.5"}  # fmt: skip
+    first = _start_worker(env, tmp_path / "killed.log", new_session=True)
+    await _eventually(lambda: _received_at_least(smtp, 40))
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(timeout=30)
+    received_at_kill = {a for r in smtp.inbox.received for a in r.rcpt_tos}
+    recorded_at_kill = set(
+        await EmailDelivery.filter(message_id=rotated.id).values_list("recipient", flat=True)
+    )
+    assert 40 <= len(received_at_kill) < 200 and recorded_at_kill <= received_at_kill
+
+    smtp.inbox.delay = 0.0
+    successor = _start_worker(env, tmp_path / "successor.log")
+    try:
+        await _eventually(lambda: _all_delivered())
+    finally:
+        successor.terminate()
+        successor.wait(timeout=30)
+    copies = [a for r in smtp.inbox.received for a in r.rcpt_tos]
+    owners = {"ann@example.com", *(f"owner{i:03}@example.com" for i in range(199))}
+    assert set(copies) == owners  # nobody lost
+    twice = {a for a in copies if copies.count(a) > 1}
+    # Only a copy the server accepted but the killed worker had not recorded yet can go
+    # out again (SMTP's at-least-once window); it keeps its Message-ID.
+    assert twice <= received_at_kill - recorded_at_kill, sorted(twice)
+    assert await EmailDelivery.filter(message_id=rotated.id).count() == 200
+
+
+async def _received_at_least(smtp, count: int) -> bool:  # type: ignore[no-untyped-def]
+    return len(smtp.inbox.received) >= count
