@@ -41,7 +41,6 @@ from compiled.shapes import (
     Fallback,
     GlobalId,
     Linked,
-    Within,
 )
 from graph.connections import encode_cursor
 from graph.ids import to_global_id
@@ -158,12 +157,6 @@ class Compiler:
                 if sub.links:
                     raise NotCovered("links below a joined object")
                 code.item(key, f"{code.constant(sub.build)}(r, i, L, env)")
-            elif isinstance(shape, Within):
-                sub = self.object_plan(target, self.subfields(target, details))
-                if sub.links:
-                    raise NotCovered("links below a nested row")
-                build = code.constant(sub.build)
-                code.item(key, f"_maybe({build}, r[{shape.key!r}], env)")
             else:  # Linked
                 if prefix:
                     raise NotCovered("a linked object of a joined row")
@@ -192,14 +185,6 @@ class _Prefixed:
         return {k[size:]: v for k, v in row.items() if k.startswith(self.prefix)}
 
 
-def _maybe(
-    build: Callable[[Row, int, dict[str, list[Any]], Env], dict[str, Any]],
-    row: Row | None,
-    env: Env,
-) -> dict[str, Any] | None:
-    return None if row is None else build(row, 0, {}, env)
-
-
 def _present(value: Any) -> Any:
     if value is None:
         raise Fallback("a non-null object is missing")
@@ -211,7 +196,7 @@ class _Source:
 
     def __init__(self) -> None:
         self.items: list[str] = []
-        self.names: dict[str, Any] = {"_maybe": _maybe, "_present": _present}
+        self.names: dict[str, Any] = {"_present": _present}
 
     def constant(self, value: Any) -> str:
         name = f"_k{len(self.names)}"

@@ -2,11 +2,12 @@
 found from a row (a mapping keyed by column name, as `ledger.reads` answers them).
 
 A field is a column (`Column`), a value computed from the row (`Computed`), an object
-whose columns the row holds under a prefix (`Embedded`) or as a nested row (`Within`), or
-objects loaded for every row of a level at once (`Linked`). Values are formatted by the
-functions the reference executor uses: `graph.ids.to_global_id`, the enums' GraphQL
-names, ISO 8601 for instants; access decisions are `ledger.access`'s. A type or field
-missing here is not covered: a document that asks for it goes to the reference executor.
+whose columns the row holds under a prefix (`Embedded`), or objects loaded for every
+row of a level at once (`Linked`; `within`: a row the parent row holds). Values are
+formatted by the functions the reference executor uses: `graph.ids.to_global_id`, the
+enums' GraphQL names, ISO 8601 for instants; access decisions are `ledger.access`'s. A
+type or field missing here is not covered: a document that asks for it goes to the
+reference executor.
 """
 
 from __future__ import annotations
@@ -80,14 +81,6 @@ class Embedded:
     prefix: str
 
 
-@dataclass(frozen=True)
-class Within:
-    """An object of type `type` that is the row's `key` (a row itself; None: null)."""
-
-    type: str
-    key: str
-
-
 # For each row of a level, its linked row, list of rows, or None (null).
 Load = Callable[[Env, Sequence[Row]], Awaitable[list[Row | list[Row] | None]]]
 
@@ -100,7 +93,17 @@ class Linked:
     load: Load
 
 
-Field = Column | GlobalId | Computed | Embedded | Within | Linked
+def within(type_name: str, key: str) -> Linked:
+    """An object of type `type_name` that is the row's `key`, a row itself (None: null);
+    a level of its own, so that objects linked below it load as below any other."""
+
+    async def nested(env: Env, rows: Sequence[Row]) -> list[Row | list[Row] | None]:
+        return [row[key] for row in rows]
+
+    return Linked(type_name, nested)
+
+
+Field = Column | GlobalId | Computed | Embedded | Linked
 
 
 def _names(enum: type[Enum]) -> Callable[[Any], str]:
@@ -259,8 +262,8 @@ TYPES: dict[str, dict[str, Field]] = {
         "actor": Linked("User", _linked_by(User, "actor_id")),
     },
     "Viewer": {
-        "user": Within("User", "user"),
+        "user": within("User", "user"),
         "isSupport": Column("is_support"),
-        "account": Within("Account", "account"),
+        "account": within("Account", "account"),
     },
 }

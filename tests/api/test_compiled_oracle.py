@@ -399,6 +399,12 @@ COMPILED: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("owner", "{ balance { available pending expiringWithin90Days nextExpiry } }", {}),
     (
         "owner",
+        "{ viewer { isSupport user { id email } account { id name redemptionCode"
+        " owners { id email name } balance { available nextExpiry } } } }",
+        {},
+    ),
+    (
+        "owner",
         "query Lots($n: Int) { __typename mine: lots(first: $n) { ...LotPage }"
         " active: lots(status: ACTIVE) { totalCount edges { node { id status } } } }" + LOT_PAGE,
         {"n": 3},
