@@ -42,7 +42,7 @@ from bench import pyspy as spy
 from bench.cpu import CpuProbe, prioritise, prioritised_session, process_tree
 from bench.load import Load, Request, require_wrk, run_round
 from bench.scenarios import Scenario, load_requests, page_shape, request_maker, scenarios
-from bench.seed import TARGETS, Seed, seed
+from bench.seed import Seed, seed
 from bench.servers import Server, install_postgraphile, started
 from settings import Settings, get_settings
 
@@ -59,6 +59,7 @@ class Outcome:
     scenario: Scenario
     statements: list[str] = field(default_factory=list)
     baseline_statements: list[str] = field(default_factory=list)
+    old_statements: list[str] = field(default_factory=list)  # the old baseline's
     loads: dict[str, Load] = field(default_factory=dict)
     spending: dict[str, integrity.Spending] = field(default_factory=dict)
     profile: dict[str, float] = field(default_factory=dict)
@@ -86,6 +87,9 @@ class Outcome:
             missed.append("queries")
         if target.min_rate is not None and service.rate < target.min_rate:
             missed.append("rate")
+        old = target.min_old_ratio
+        if old is not None and (self.ratio("baseline-old") or 0) < old:
+            missed.append("old baseline ratio")
         if service.errors or any(not s.zero_overspend for s in self.spending.values()):
             missed.append("errors or overspend")
         return missed
@@ -130,6 +134,11 @@ async def count_statements(outcomes: list[Outcome], data: Seed, url: str) -> Non
         outcome.baseline_statements = await sqlcount.baseline_statements(
             pg.asyncpg_dsn(url), sub, scenario.path.strip("/"), body
         )
+        if scenario.old_path:
+            body, _ = request_maker(scenario, data, "baseline-old", settings, "count")(0)
+            outcome.old_statements = await sqlcount.baseline_statements(
+                pg.asyncpg_dsn(url), sub, scenario.old_path.strip("/"), body
+            )
 
 
 @dataclass(frozen=True)
@@ -179,7 +188,15 @@ def watcher(bench: Bench, server: Server) -> Callable[[], Awaitable[CpuProbe]]:
     return probe
 
 
-def endpoint(server: Server, scenario: Scenario) -> str:
+def server_of(target: str) -> str:
+    """The server a target runs on: the old statements are the baseline's /redeem-old."""
+    return "baseline" if target == "baseline-old" else target
+
+
+def endpoint(bench: Bench, target: str, scenario: Scenario) -> str:
+    server = bench.servers[server_of(target)]
+    if target == "baseline-old" and scenario.old_path:
+        return server.base_url + scenario.old_path
     path = scenario.path if server.name == "baseline" else "/graphql"
     return server.base_url + path
 
@@ -188,13 +205,14 @@ async def one_round(
     bench: Bench, outcome: Outcome, target: str, requests: Callable[[str], list[Request]],
     round_: int,
 ) -> None:  # fmt: skip
-    args, scenario, server = bench.args, outcome.scenario, bench.servers[target]
+    args, scenario, server = bench.args, outcome.scenario, bench.servers[server_of(target)]
     seconds = args.duration / args.rounds
     recorder = None
     if args.profile and target == "service":
         recorder = spy.record(server.pid, args.warmup, seconds, spy.raw_path(scenario.name, round_))
     load = await run_round(
-        endpoint(server, scenario), lambda run: requests(f"r{round_}{run}"), scenario.check,
+        endpoint(bench, target, scenario), lambda run: requests(f"r{round_}{run}"),
+        scenario.check,
         connections=scenario.clients, warmup=args.warmup, seconds=seconds,
         probe=watcher(bench, server),
     )  # fmt: skip
@@ -211,7 +229,7 @@ async def check_answers(bench: Bench, scenario: Scenario) -> None:
         for target in scenario.targets:
             body, headers = request_maker(scenario, bench.data, target, settings, "check")(0)
             response = await http.post(
-                endpoint(bench.servers[target], scenario), content=body,
+                endpoint(bench, target, scenario), content=body,
                 headers={**headers, "content-type": "application/json"},
             )  # fmt: skip
             if response.status_code != 200 or not scenario.check.accepts(response.content):
@@ -242,7 +260,7 @@ async def measure(bench: Bench, outcome: Outcome) -> None:
 async def check_spending(bench: Bench, outcome: Outcome) -> None:
     # wrk drops the requests still in flight when a run ends: the server may approve them.
     cut_off = 2 * bench.args.rounds * outcome.scenario.clients
-    for target in TARGETS:
+    for target in bench.data.redeem_account_ids:
         answered = outcome.loads[target].answered + 1  # and the in-process counting request
         account_id = bench.data.redeem_account_ids[target]
         outcome.spending[target] = await integrity.spending(
@@ -278,7 +296,7 @@ async def measure_all(outcomes: list[Outcome], args: argparse.Namespace) -> None
         data = await prepare(outcomes, args, url)
         admin = await asyncpg.connect(pg.asyncpg_dsn(url))
         try:
-            names = tuple(dict.fromkeys(t for o in outcomes for t in o.scenario.targets))
+            names = tuple(dict.fromkeys(server_of(t) for o in outcomes for t in o.scenario.targets))
             await warn_if_crowded(admin, names)
             with (
                 tempfile.TemporaryDirectory(prefix="bench-api-") as logs,

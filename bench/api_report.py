@@ -11,13 +11,17 @@ if TYPE_CHECKING:
     from bench.api import Outcome
 
 
-NAMES = {"service": "service", "baseline": "baseline", "postgraphile": "PostGraphile"}
+NAMES = {
+    "service": "service", "baseline": "baseline", "baseline-old": "baseline, old SQL",
+    "postgraphile": "PostGraphile",
+}  # fmt: skip
 LOAD_HEADERS = [
     "scenario", "server", "conns", "req/s", "p50 ms", "p99 ms", "errors", "server CPU",
     "PostgreSQL CPU", "wrk CPU", "rest",
 ]  # fmt: skip
 RATIO_HEADERS = [
-    "scenario", "service/baseline", "service/PostGraphile", "SQL/req", "target", "result"
+    "scenario", "service/baseline", "service/PostGraphile", "service/old baseline", "SQL/req",
+    "target", "result",
 ]  # fmt: skip
 
 
@@ -41,13 +45,20 @@ def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
+def _statements(o: Outcome) -> str:
+    """The service's statements per request; the old baseline's too, where it ran."""
+    old = f" (old {len(o.old_statements)})" if o.old_statements else ""
+    return f"{len(o.statements)}{old}"
+
+
 def ratio_rows(outcomes: list[Outcome]) -> list[list[object]]:
     table: list[list[object]] = []
     for o in outcomes:
         verdict = "MISS: " + ", ".join(o.misses()) if o.misses() else "PASS"
         table.append([
             o.scenario.name, _ratio(o.ratio("baseline")), _ratio(o.ratio("postgraphile")),
-            len(o.statements), o.scenario.target.describe(), verdict,
+            _ratio(o.ratio("baseline-old")), _statements(o), o.scenario.target.describe(),
+            verdict,
         ])  # fmt: skip
     return table
 
@@ -109,7 +120,9 @@ def figures(outcomes: list[Outcome], options: dict[str, Any], pool_size: int) ->
                 "name": o.scenario.name, "clients": o.scenario.clients,
                 "target": o.scenario.target.describe(), "result": o.misses() or "PASS",
                 "ratio": o.ratio("baseline"), "postgraphile_ratio": o.ratio("postgraphile"),
+                "old_baseline_ratio": o.ratio("baseline-old"),
                 "queries_per_request": len(o.statements),
+                "old_queries_per_request": len(o.old_statements),
                 "same_sql_as_baseline": sqlcount.same_sql(o.statements, o.baseline_statements),
                 "statements": o.statements,
                 **{target: load_figures(load) for target, load in o.loads.items()},

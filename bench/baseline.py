@@ -6,7 +6,8 @@ The fastest this stack could answer the same requests: the same token check (PyJ
 HS256) and the same statements (`bench.baseline_sql`) on one pooled connection per
 request, JSON shaped like the service's GraphQL answers; no GraphQL, no ORM, no
 middleware, no access log. Reads DATABASE_URL, DB_POOL_SIZE, JWT_SECRET and SECRET_KEY
-like the service. Endpoints (POST, JSON body): /balance, /lots, /redemptions, /redeem.
+like the service. Endpoints (POST, JSON body): /balance, /lots, /redemptions, /redeem, and
+/redeem-old: the statements the service sent for a redemption before issue 14.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 import jwt
@@ -35,6 +36,7 @@ from settings import StatelessConnection
 EXPIRING_WINDOW = timedelta(days=90)
 RETRYABLE = (asyncpg.exceptions.SerializationError, asyncpg.exceptions.DeadlockDetectedError)
 Json = dict[str, Any]
+T = TypeVar("T")
 
 
 class Db(Protocol):
@@ -201,8 +203,9 @@ async def _approve(conn: Db, account_id: int, user_id: int, credits: int, course
         )  # fmt: skip
     payload = json.dumps({"redemption_id": redemption_id}, separators=(",", ":"))
     await conn.fetchval(
-        sql.INSERT_OUTBOX, "redemption_approved", payload, datetime.now(UTC), None, None, 0, None
-    )
+        sql.INSERT_OUTBOX, "redemption_approved", payload, datetime.now(UTC), None, None, 0,
+        None, None, None, None,
+    )  # fmt: skip
     return {"redemption_id": redemption_id, "status": "APPROVED", "credits": credits}
 
 
@@ -240,7 +243,7 @@ def _request_hash(code_hash: str, course_id: int) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-async def _retrying(attempt: Callable[[], Awaitable[Json]]) -> Json:
+async def _retrying(attempt: Callable[[], Awaitable[T]]) -> T:
     """Retry serialization failures and deadlocks, like ledger.db.atomic (none expected)."""
     for tries in range(1, 7):
         try:
@@ -270,10 +273,12 @@ async def _redeem(conn: Db, user_id: int, key: str, code_hash: str, course_id: i
     return await _retrying(lambda: _redeem_once(conn, user_id, key, digest, account, course))
 
 
-async def redeem(conn: Db, user: Json, body: Json) -> Json:
+def _redeem_arguments(body: Json) -> tuple[str, str, int]:
     code = normalise_code(str(body["code"]))
-    key, course_id = str(body["idempotencyKey"]), int(body["courseId"])
-    response = await _redeem(conn, user["id"], key, hash_code(code or ""), course_id)
+    return str(body["idempotencyKey"]), hash_code(code or ""), int(body["courseId"])
+
+
+async def _answered(conn: Db, response: Json) -> Json:
     if "error" in response:
         return {"redeemCredits": {"redemption": None, "errors": [response["error"]]}}
     if "status" in response:  # made now: answered from what was written
@@ -285,8 +290,45 @@ async def redeem(conn: Db, user: Json, body: Json) -> Json:
     return {"redeemCredits": {"redemption": node, "errors": []}}
 
 
+async def redeem_old(conn: Db, user: Json, body: Json) -> Json:
+    """The statements the service sent before issue 14 (eleven; nine under the lock)."""
+    key, code_hash, course_id = _redeem_arguments(body)
+    return await _answered(conn, await _redeem(conn, user["id"], key, code_hash, course_id))
+
+
+REFUSAL_MESSAGE = "the account does not have enough credits for this"
+REFUSAL = json.dumps(
+    {"error": {"code": "INSUFFICIENT_CREDITS", "message": REFUSAL_MESSAGE, "field": None}}
+)
+
+
+async def redeem(conn: Db, user: Json, body: Json) -> Json:
+    """The service's statements now: one look-up (stored answer, account, course), then
+    `credits_redeem`, one statement that is its own transaction."""
+    key, code_hash, course_id = _redeem_arguments(body)
+    found = await conn.fetchrow(sql.REDEEM_LOOK_UP, user["id"], "redeemCredits", key, code_hash,
+                                course_id)  # fmt: skip
+    if found["i__id"] is not None:
+        return await _answered(conn, json.loads(found["i__response"]))
+    if found["a__id"] is None or found["c__id"] is None or not found["c__active"]:
+        raise LookupError("this baseline redeems valid codes of courses on sale only")
+    digest = _request_hash(code_hash, course_id)
+    arguments = (
+        user["id"], "redeemCredits", key, digest, found["a__id"], code_hash, course_id,
+        found["c__price_credits"], datetime.now(UTC), REFUSAL,
+    )  # fmt: skip
+    rows = await _retrying(lambda: conn.fetch(sql.REDEEM_CALL, *arguments))
+    if not rows:
+        return await _answered(conn, json.loads(REFUSAL))
+    row = rows[0]
+    return await _answered(
+        conn, {"redemption_id": row["id"], "status": row["status"], "credits": row["credits"]}
+    )
+
+
 HANDLERS: dict[str, Handler] = {
     "balance": balance, "lots": lots, "redemptions": redemptions, "redeem": redeem,
+    "redeem-old": redeem_old,
 }  # fmt: skip
 
 

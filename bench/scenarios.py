@@ -18,7 +18,7 @@ from typing import Any
 
 from auth import mint_token
 from bench.load import PLACEHOLDER, Check
-from bench.seed import TARGETS, Person, Seed
+from bench.seed import REDEEM_TARGETS, TARGETS, Person, Seed
 from graph.ids import to_global_id
 from settings import Settings
 
@@ -58,6 +58,7 @@ class Target:
     max_p99_ms: float | None = None
     max_queries: int | None = None
     min_rate: float | None = None  # service req/s
+    min_old_ratio: float | None = None  # service req/s ÷ the baseline with the old SQL
 
     def describe(self) -> str:
         parts = []
@@ -71,6 +72,8 @@ class Target:
             parts.append(f"<={self.max_queries} queries")
         if self.min_rate is not None:
             parts.append(f">={self.min_rate:g}/s")
+        if self.min_old_ratio is not None:
+            parts.append(f">={self.min_old_ratio:g}x old baseline")
         return ", ".join(parts)
 
 
@@ -86,10 +89,13 @@ class Scenario:
     check: Check
     as_input: bool = False  # the mutation takes its arguments as `input`
     postgraphile_query: str | None = None  # the same selection in PostGraphile's schema
+    old_path: str | None = None  # the baseline's endpoint with the SQL before issue 14
 
     @property
     def targets(self) -> tuple[str, ...]:
         """The servers this scenario runs against."""
+        if self.old_path:
+            return REDEEM_TARGETS
         return (*TARGETS, "postgraphile") if self.postgraphile_query else TARGETS
 
     def service_body(self, arguments: dict[str, Any]) -> bytes:
@@ -165,8 +171,8 @@ def scenarios(read_clients: int, redeem_clients: int) -> list[Scenario]:
         read("redemptions", REDEMPTIONS, page, lists, read_clients, POSTGRAPHILE_REDEMPTIONS),
         Scenario(
             name="redeem", query=REDEEM, path="/redeem", clients=redeem_clients,
-            target=Target(min_rate=300), arguments=checkout, caller=learner, check=APPROVED,
-            as_input=True,
+            target=Target(min_rate=300, min_old_ratio=1.5), arguments=checkout,
+            caller=learner, check=APPROVED, as_input=True, old_path="/redeem-old",
         ),
     ]  # fmt: skip
 

@@ -3,8 +3,9 @@
 One account to read ("reads": lots of many ages, some depleted and some expiring within
 90 days; approved redemptions with draws and pending ones, by many learners, of many
 courses) and, for `redeemCredits`, one account per server measured (the service and
-the baseline redeem from accounts seeded alike, so each is checked for overspend on its
-own). The clock is moved back while seeding so that lots and redemptions have ages.
+the baseline, with its new and its old statements, redeem from accounts seeded alike, so
+each is checked for overspend on its own). The clock is moved back while seeding so that
+lots and redemptions have ages.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from ledger.users import sign_in
 from models import Account, ApprovalMode, Course
 
 TARGETS = ("service", "baseline")
+# redeem also runs the baseline with the statements from before issue 14
+REDEEM_TARGETS = (*TARGETS, "baseline-old")
 READ_LOTS = 120
 READ_LOT_CREDITS = 5_000
 APPROVED = 130
@@ -139,7 +142,7 @@ async def seed(clients: int) -> Seed:
             actor=support, sku="BENCH-CHECKOUT", title="Checkout", price_credits=REDEEM_PRICE
         )
     ).id
-    for target in TARGETS:
+    for target in REDEEM_TARGETS:
         account = await redeem_account(await actor(person(f"owner-{target}-")))
         result.redeem_codes[target] = accounts.display_code(account)
         result.redeem_account_ids[target] = account.id

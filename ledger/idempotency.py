@@ -62,7 +62,12 @@ async def stored_answer(attempt: Attempt) -> Response | None:
     existing = await IdempotencyRecord.get_or_none(
         user_id=attempt.user_id, operation=attempt.operation, key=attempt.key
     )
-    return _replay(existing, request_hash(attempt.payload)) if existing is not None else None
+    return replay(attempt, existing) if existing is not None else None
+
+
+def replay(attempt: Attempt, record: IdempotencyRecord) -> Response:
+    """The answer `record` stored for `attempt`'s key, if the input is the same."""
+    return _replay(record, request_hash(attempt.payload))
 
 
 async def run_once(

@@ -11,6 +11,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache
+from typing import TypeVar
+
+from tortoise.models import Model
 
 from ledger import access, clock, codes, entries, outbox, reads, throttle
 from ledger.actors import Actor
@@ -30,6 +34,7 @@ from ledger.idempotency import (
     Attempt,
     Response,
     raise_stored_error,
+    replay,
     request_hash,
     run_once,
     stored_answer,
@@ -44,11 +49,13 @@ from models import (
     Course,
     Draw,
     EntryKind,
+    IdempotencyRecord,
     Redemption,
     RedemptionStatus,
     limits,
 )
 
+M = TypeVar("M", bound=Model)
 MAX_BATCH = 100
 REDEEM = "redeemCredits"  # the idempotency operation
 REFUSAL = "the account does not have enough credits for this"
@@ -107,13 +114,13 @@ async def redeem_credits(
     key = validate_key(idempotency_key)
     code_hash = codes.lookup_hash(code)
     attempt = Attempt(actor.user_id, REDEEM, key, {"code_hash": code_hash, "course_id": course_id})
+    if is_postgres():
+        return await _redeem_on_postgres(attempt, code_hash, course_id, address=client_address)
     stored = await stored_answer(attempt)
     if stored is not None:
         return await _redemption_in(stored)
     account = await _account_of_code(code_hash, user_id=actor.user_id, address=client_address)
     course = await _course_on_sale(course_id)
-    if is_postgres():
-        return await _redeem_in_one_statement(attempt, account.id, code_hash, course)
     created: list[Redemption] = []
 
     async def request() -> Response:
@@ -134,15 +141,34 @@ async def redeem_credits(
     return await _redemption_in(response)
 
 
-async def _redeem_in_one_statement(
-    attempt: Attempt, account_id: int, code_hash: str, course: Course
+async def _redeem_on_postgres(
+    attempt: Attempt, code_hash: str, course_id: int, *, address: str
 ) -> Redemption:
-    """PostgreSQL: the key's claim, the decision and every write in one statement, in a
-    transaction of its own; the same rows and answers as `_record_request` in `run_once`."""
+    """PostgreSQL: the stored answer, the account and the course read in one statement and
+    checked as on SQLite; then the key's claim, the decision and every write in another
+    that is its own transaction: the same rows and answers as `_record_request` in
+    `run_once`, in two round trips instead of eleven."""
+    found = (await fetch_rows(_looked_up_sql(), [*_look_up_values(attempt, course_id)], ()))[0]
+    record = _model_in(found, IdempotencyRecord, "i__")
+    if record is not None:
+        return await _redemption_in(replay(attempt, record))
+    user_id = attempt.user_id
+    await throttle.take_code_attempt(user_id=user_id)
+    account = _model_in(found, Account, "a__") if code_hash else None
+    account = await _admitted(account, user_id=user_id, address=address)
+    course = _on_sale(_model_in(found, Course, "c__"))
+    return await _redeem_in_one_statement(attempt, account, course)
+
+
+async def _redeem_in_one_statement(
+    attempt: Attempt, account: Account, course: Course
+) -> Redemption:
+    """The key's claim, the lock, the decision and every write (`credits_redeem`)."""
+    code_hash = attempt.payload["code_hash"]
     refusal = {"error": InsufficientCredits(REFUSAL).to_dict()}
     arguments = [
         attempt.user_id, attempt.operation, attempt.key, request_hash(attempt.payload),
-        account_id, code_hash, course.id, course.price_credits, clock.now(), json.dumps(refusal),
+        account.id, code_hash, course.id, course.price_credits, clock.now(), json.dumps(refusal),
     ]  # fmt: skip
     try:
         rows = await retried(lambda: fetch_rows(REDEEM_SQL, arguments, ()))
@@ -172,6 +198,12 @@ async def _account_of_code(code_hash: str, *, user_id: int, address: str) -> Acc
     right code gives it back, a wrong one is counted against the user and the address."""
     await throttle.take_code_attempt(user_id=user_id)
     account = await Account.get_or_none(code_hash=code_hash) if code_hash else None
+    return await _admitted(account, user_id=user_id, address=address)
+
+
+async def _admitted(account: Account | None, *, user_id: int, address: str) -> Account:
+    """`account` found by the code (an attempt taken): the attempt back, or None counted
+    as a wrong code."""
     if account is None:
         await throttle.record_wrong_code(user_id=user_id, address=address)
         raise InvalidCode("that redemption code is not valid", field=["code"])
@@ -180,10 +212,48 @@ async def _account_of_code(code_hash: str, *, user_id: int, address: str) -> Acc
 
 
 async def _course_on_sale(course_id: int) -> Course:
-    course = await Course.get_or_none(id=course_id)
+    return _on_sale(await Course.get_or_none(id=course_id))
+
+
+def _on_sale(course: Course | None) -> Course:
     if course is None or not course.active:
         raise CourseUnavailable("that course cannot be bought now", field=["courseId"])
     return course
+
+
+def _columns(model: type[Model], alias: str) -> str:
+    return ", ".join(
+        f'{alias}."{column}" AS "{alias}__{column}"'
+        for column in model._meta.fields_db_projection.values()
+    )
+
+
+@cache
+def _looked_up_sql() -> str:
+    """One row: the key's stored answer, the account of the code and the course, each
+    as NULLs when there is none (PostgreSQL)."""
+    return (
+        f"SELECT {_columns(IdempotencyRecord, 'i')}, {_columns(Account, 'a')},"
+        f" {_columns(Course, 'c')} FROM (SELECT 1) AS one"
+        ' LEFT JOIN "idempotency_record" i'
+        "   ON i.user_id = %s AND i.operation = %s AND i.key = %s"
+        ' LEFT JOIN "account" a ON a.code_hash = %s'
+        ' LEFT JOIN "course" c ON c.id = %s'
+    )
+
+
+def _look_up_values(attempt: Attempt, course_id: int) -> tuple[object, ...]:
+    code_hash = attempt.payload["code_hash"]
+    return attempt.user_id, attempt.operation, attempt.key, code_hash, course_id
+
+
+def _model_in(row: Row, model: type[M], prefix: str) -> M | None:
+    """The `model` whose columns `row` holds under `prefix`; None if they are NULL."""
+    if row[f"{prefix}id"] is None:
+        return None
+    return model._init_from_db(
+        **{k[len(prefix) :]: v for k, v in row.items() if k.startswith(prefix)}
+    )
 
 
 async def _record_request(
