@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from cross_web import HTTPException  # what Strawberry's view raises for a bad request
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -43,6 +44,7 @@ log = logging.getLogger("credits.app")
 STATIC = Path(__file__).resolve().parent / "static"
 GRAPHIQL_PAGE = STATIC / "graphiql.html"
 GRAPHIQL_ASSETS = STATIC / "graphiql"
+PORTAL = STATIC / "portal"  # the owner portal's build (`make portal`); absent without Node
 
 
 class CreditsGraphQL(GraphQL[Context, None]):
@@ -146,6 +148,19 @@ class CreditsGraphQL(GraphQL[Context, None]):
         )
 
 
+class PortalFiles(StaticFiles):
+    """The portal's files; any other path under /portal (an email's link to
+    /portal/redemptions, say) gets its page, which opens that section."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        try:
+            return await super().get_response(path, scope)
+        except StarletteHTTPException as exc:
+            if exc.status_code != 404 or "." in path.rsplit("/", 1)[-1]:
+                raise
+            return await super().get_response("index.html", scope)
+
+
 class CompiledAnswer(JSONResponse):
     """A response the compiled path made (the same JSON, encoded by orjson)."""
 
@@ -237,6 +252,8 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
     ]
     if not settings.is_production:  # GraphiQL's own files; production has no IDE
         routes.append(Mount("/graphiql", StaticFiles(directory=GRAPHIQL_ASSETS, check_dir=False)))
+    if (PORTAL / "index.html").is_file():
+        routes.append(Mount("/portal", PortalFiles(directory=PORTAL, html=True)))
     app = Starlette(
         routes=routes,
         middleware=[
