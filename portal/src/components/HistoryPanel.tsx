@@ -44,7 +44,7 @@ export function HistoryPanel({ token, refresh }: { token: string; refresh: numbe
           <tbody>
             {entries.map((t) => (
               <tr key={t.id} data-kind={t.kind}>
-                <td>{instant(t.createdAt)}</td>
+                <td className="when">{instant(t.createdAt)}</td>
                 <td>
                   {KIND[t.kind]} <span className="muted">{describe(t)}</span>
                 </td>
