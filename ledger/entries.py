@@ -1,4 +1,6 @@
-"""The one writer of ledger entries: every change of credits is written here, and only here.
+"""The one writer of ledger entries: every change of credits is written here, and only here
+(but a redemption's, on PostgreSQL: `credits_draw` in migration 0008 writes the columns
+`write_draws` writes; decision 29).
 
 An entry is immutable: nothing updates or deletes one. The database checks that its sign
 matches its kind (migration 0002); the caller holds the account lock and passes the

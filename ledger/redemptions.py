@@ -3,7 +3,9 @@
 Approval draws credits from the account's unexpired lots, soonest expiry first (then
 oldest, then lowest id), across several lots when needed; every lot touched gets a
 REDEMPTION entry and a draw. Locks: the account, then the redemption, then the lots in
-draw order.
+draw order. On PostgreSQL the critical sections of redeem, approve and deny are one
+statement each (the functions of migration 0008, decision 29); SQLite runs the Python
+path below, which is what those functions must write.
 """
 
 from __future__ import annotations
