@@ -236,7 +236,7 @@ class Plan:
     """Answers one operation of one document, for given `@include`/`@skip` values."""
 
     roots: list[RootField]
-    operation_name: str
+    counter: Any  # the operation's `credits_graphql_operations_total` series
 
     async def run(self, env: Env, variables: VariableValues) -> dict[str, Any]:
         data: dict[str, Any] = {}
