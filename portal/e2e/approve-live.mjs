@@ -1,11 +1,13 @@
 // The portal's end-to-end check, in headless Chromium driven by playwright-core:
 // an owner signs in with a pasted token; a learner's redemption request, made through
 // the API with the learner's token, appears without a reload; the owner approves it and
-// the balance changes; the history exports. tests/portal/ prepares the server and the
-// data and runs this script; it prints one JSON line with what it saw.
+// the balance changes; a second one is denied; the history exports. tests/portal/
+// prepares the server and the data and runs this script; it prints one JSON line with
+// what it saw.
 //
 // Environment: PORTAL_BASE (the server), OWNER_TOKEN, LEARNER_TOKEN, REDEMPTION_CODE,
-// COURSE_ID, EXPECT_AVAILABLE (before), SCREENSHOT (a PNG to write), EXPECT_LIVE=1 to
+// COURSE_ID and SECOND_COURSE_ID (the first request is approved, the second denied),
+// EXPECT_AVAILABLE (the balance before), SCREENSHOT (a PNG to write), EXPECT_LIVE=1 to
 // require subscriptions (not polling), CHROMIUM (default /usr/bin/chromium).
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -45,6 +47,22 @@ async function graphql(token, query, variables) {
   return body.data;
 }
 
+/** The learner's checkout, through the API with the learner's own token: left PENDING. */
+async function learnerRequests(courseId, key) {
+  const { redeemCredits } = await graphql(
+    env("LEARNER_TOKEN"),
+    `mutation($input: RedeemCreditsInput!) {
+       redeemCredits(input: $input) { redemption { id status credits } errors { code message } }
+     }`,
+    { input: { code: env("REDEMPTION_CODE"), courseId, idempotencyKey: `portal-e2e-${key}-${Date.now()}` } },
+  );
+  const redemption = redeemCredits.redemption;
+  if (redeemCredits.errors.length || redemption?.status !== "PENDING") {
+    throw new Error(`the learner's request was not left pending: ${JSON.stringify(redeemCredits)}`);
+  }
+  return redemption;
+}
+
 const profile = await mkdtemp(join(tmpdir(), "portal-chromium-"));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: env("CHROMIUM", "/usr/bin/chromium"),
@@ -82,23 +100,7 @@ try {
   page.on("load", () => loads++);
 
   const requested = Date.now();
-  const { redeemCredits } = await graphql(
-    env("LEARNER_TOKEN"),
-    `mutation($input: RedeemCreditsInput!) {
-       redeemCredits(input: $input) { redemption { id status credits } errors { code message } }
-     }`,
-    {
-      input: {
-        code: env("REDEMPTION_CODE"),
-        courseId: env("COURSE_ID"),
-        idempotencyKey: `portal-e2e-${requested}`,
-      },
-    },
-  );
-  const redemption = redeemCredits.redemption;
-  if (redeemCredits.errors.length || redemption?.status !== "PENDING") {
-    throw new Error(`the learner's request was not left pending: ${JSON.stringify(redeemCredits)}`);
-  }
+  const redemption = await learnerRequests(env("COURSE_ID"), "first");
   const row = page.getByTestId("pending-row");
   await row.first().waitFor();
   seen.appearedAfterMs = Date.now() - requested;
@@ -117,6 +119,17 @@ try {
   await page.getByTestId("balance-pending").filter({ hasText: /^0$/ }).waitFor();
   await page.locator('[data-testid="history-table"] tr[data-kind="REDEMPTION"]').first().waitFor();
   seen.balanceAfter = available - redemption.credits;
+
+  // A second request, denied with a reason: the balance stays where it is.
+  await learnerRequests(env("SECOND_COURSE_ID"), "second");
+  await row.first().waitFor();
+  await page.getByRole("checkbox", { name: "Select all" }).check();
+  await page.getByLabel("Reason for denying").fill("Not in this quarter's plan");
+  await page.getByRole("button", { name: "Deny selected" }).click();
+  await page.getByTestId("decision-outcome").filter({ hasText: "Denied 1 of 1." }).waitFor();
+  await page.getByTestId("pending-count").filter({ hasText: /^0$/ }).waitFor();
+  await availableCard.filter({ hasText: fmt(seen.balanceAfter) }).waitFor();
+  seen.denied = true;
 
   // The history, exported through a short-lived link from the exportLink query.
   const [download] = await Promise.all([

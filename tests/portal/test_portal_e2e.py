@@ -3,7 +3,8 @@
 `credits serve` on a fresh PostgreSQL database serves the built portal (`make portal`);
 portal/e2e/approve-live.mjs drives it in Debian's headless Chromium with playwright-core:
 the owner signs in with a pasted token, a learner's request made through the API appears
-without a reload, the owner approves it, the balance changes, the history exports.
+without a reload, the owner approves it, the balance changes; a second request is denied;
+the history exports.
 
 Runs on PostgreSQL only. Without the portal's build, Chromium or Node it is skipped,
 unless PORTAL_E2E=1 (CI, `make portal-test`) makes those missing pieces a failure.
@@ -120,9 +121,11 @@ async def test_a_request_appears_live_and_the_owner_approves_it(
         "LEARNER_TOKEN": str(learner.token),
         "REDEMPTION_CODE": account["redemptionCode"],
         "COURSE_ID": jira["id"],
+        "SECOND_COURSE_ID": git["id"],
         "EXPECT_AVAILABLE": str(1500 - 120),
         "SCREENSHOT": str(screenshot),
         "CHROMIUM": CHROMIUM,
+        "EXPECT_LIVE": "1",  # subscriptions over the WebSocket, not the polling fallback
     }
     run = await asyncio.to_thread(
         subprocess.run,
@@ -138,6 +141,8 @@ async def test_a_request_appears_live_and_the_owner_approves_it(
     seen = json.loads(lines[-1])
     print("portal e2e:", seen, "screenshot:", screenshot)
     assert seen["ok"] is True
+    assert seen["mode"] == "live"
     assert seen["balanceAfter"] == 1500 - 120 - 150
+    assert seen["denied"] is True
     assert seen["reloads"] == 0
     assert seen["screenshotBytes"] > 10_000
