@@ -17,11 +17,12 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.types.unset import UnsetType
 from tortoise import Tortoise, connections
 
 from auth import AuthError, TokenVerifier, bearer_token
@@ -30,6 +31,7 @@ from compiled.persisted import PersistedQueries, PersistedQueryError
 from downloads import export_endpoint
 from graph.context import Context
 from ledger.errors import ErrorCode
+from live.sockets import LimitedWebSocket, LiveHandler, LiveSockets
 from observability import (
     GRAPHQL_EXECUTIONS,
     RequestContext,
@@ -48,6 +50,10 @@ PORTAL = STATIC / "portal"  # the owner portal's build (`make portal`); absent w
 
 
 class CreditsGraphQL(GraphQL[Context, None]):
+    # Subscriptions: sign-in at connection_init and the limits (live.sockets).
+    graphql_transport_ws_handler_class = LiveHandler
+    websocket_adapter_class = LimitedWebSocket
+
     def __init__(self, settings: Settings) -> None:
         schema = build_schema(settings)
         super().__init__(
@@ -55,8 +61,11 @@ class CreditsGraphQL(GraphQL[Context, None]):
             graphql_ide=None if settings.is_production else "graphiql",
             allow_queries_via_get=False,
             subscription_protocols=("graphql-transport-ws",),
+            max_subscriptions_per_connection=settings.ws_max_subscriptions_per_connection,
+            allowed_origins=settings.cors_origin_list,
         )
         self.verifier = TokenVerifier(settings)
+        self.live_sockets = LiveSockets(settings, self.verifier)
         self.persisted = PersistedQueries()
         self.compiled = (
             CompiledReads(
@@ -124,6 +133,10 @@ class CreditsGraphQL(GraphQL[Context, None]):
         if not isinstance(decoded, dict | list):
             raise HTTPException(400, "The request body must be a JSON object")
         return self.persisted.resolve(decoded) if isinstance(decoded, dict) else decoded
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        await self.live_sockets.admit(context)
+        return await super().on_ws_connect(context)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -235,16 +248,25 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
 
             embedded = EmbeddedWorkers(settings)
             embedded.start()
+        bridge = None
+        if settings.redis_url:  # live events from the workers' relays (live.feed)
+            from live.feed import RedisBridge
+
+            bridge = RedisBridge(settings)
+            await bridge.start()
         try:
             yield {}
         finally:
+            if bridge is not None:
+                await bridge.stop()
             if embedded is not None:
                 await embedded.stop()
             await Tortoise.close_connections()
 
     graphql_app = CreditsGraphQL(settings)
-    routes: list[Route | Mount] = [
+    routes: list[Route | WebSocketRoute | Mount] = [
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql_app),
         Route("/exports/{dataset}.{format}", export_endpoint(graphql_app.verifier)),
         Route("/healthz", healthz),
         Route("/readyz", readyz),

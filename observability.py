@@ -69,6 +69,14 @@ GRAPHQL_EXECUTIONS = Counter(
     "credits_graphql_executions_total", "GraphQL requests by executor", ["executor"]
 )
 JOBS = Counter("credits_jobs_total", "Scheduled job runs", ["job", "outcome"])
+# Subscriptions (live/): open WebSocket connections and running subscriptions, summed
+# over the server processes that are alive.
+LIVE_CONNECTIONS = Gauge(
+    "credits_live_connections", "Signed-in WebSocket connections", multiprocess_mode="livesum"
+)
+LIVE_SUBSCRIPTIONS = Gauge(
+    "credits_live_subscriptions", "Subscriptions listening for events", multiprocess_mode="livesum"
+)
 
 
 def current_request_id() -> str:

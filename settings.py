@@ -154,6 +154,14 @@ class Settings(BaseSettings):
     # (decision 27); false sends every document through the reference executor.
     compiled_reads: bool = True
 
+    # Subscriptions (GraphQL over WebSocket): open connections per user in one server
+    # process; a connection with no subscription running and no message from the client
+    # for this long is closed; the largest message a client may send.
+    ws_max_connections_per_user: int = Field(default=10, ge=1)
+    ws_idle_timeout_seconds: float = Field(default=300, gt=0)
+    ws_max_message_bytes: int = Field(default=65_536, ge=1024)
+    ws_max_subscriptions_per_connection: int = Field(default=20, ge=1)
+
     @property
     def is_production(self) -> bool:
         return self.environment == "production"

@@ -7,6 +7,7 @@ too many aliases) costs no query.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,11 @@ class Context:
     # Objects read by id (`node`, `nodes`) in this request: each read once, and a bounded
     # number of them, however many fields and aliases ask.
     read_by_id: dict[tuple[str, int], Any] = field(default_factory=dict)
+    # A WebSocket connection (live.sockets): what `connection_init` carried, set by
+    # Strawberry, and how to ask before each event whether its token is still good
+    # (None when it is, else why not).
+    connection_params: dict[str, Any] | None = None
+    signed_in_still: Callable[[], Awaitable[str | None]] | None = None
     _actor: Actor | None = None
 
     async def actor(self) -> Actor | None:
@@ -44,6 +50,12 @@ class Context:
             )
             self._actor = Actor(user=user, is_support=claims.is_support)
         return self._actor
+
+    def forget_reads(self) -> None:
+        """Start afresh before each event of a subscription: a connection lives for
+        hours, and what its loaders read for one event is stale for the next."""
+        self.loaders = Loaders()
+        self.read_by_id = {}
 
 
 Info = strawberry.Info[Context, None]

@@ -224,3 +224,18 @@ async def _shown_to(actor: Actor, user_id: int) -> bool:
         or await LedgerEntry.exists(actor_id=user_id, account_id=account_id)
         or await AuditEvent.exists(actor_id=user_id, account_id=account_id)
     )
+
+
+# Subscriptions (ledger.live): who may watch an account's live events.
+
+
+async def watched_account(actor: Actor, account_id: int | None) -> Account:
+    """The account whose requests, decisions and balance `actor` may follow live: the
+    accounts they may manage (`account_for`: their own by default, any for support)."""
+    return await account_for(actor, account_id)
+
+
+async def may_watch(actor: Actor, account_id: int) -> bool:
+    """Checked again before each event is delivered: an owner removed since subscribing
+    sees nothing more of the account."""
+    return await _manages(actor, account_id)

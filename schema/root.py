@@ -40,6 +40,7 @@ from resolvers import accounts, credits, mutations, nodes
 from resolvers import backoffice as office
 from resolvers import courses as catalogue
 from resolvers import redemptions as redeeming
+from resolvers import subscriptions as live
 from schema.limits import limits_rule
 from settings import Settings, get_settings
 
@@ -304,6 +305,46 @@ class Mutation:
     )
 
 
+LIVE = (
+    "Sent for committed changes only, a moment after they commit; each event is the object "
+    "as it is when sent. Access is checked again before each event: a subscriber who may no "
+    "longer see it gets an error (NOT_FOUND, or UNAUTHENTICATED once the token expired) and "
+    "the subscription ends. Events missed while disconnected are not replayed: re-run the "
+    "matching query, then subscribe again."
+)
+
+
+@strawberry.type(
+    description="Live updates over WebSocket (`graphql-transport-ws`, at /graphql), signed "
+    "in by the bearer token in `connection_init`'s payload: "
+    '`{"authorization": "Bearer <JWT>"}`.'
+)
+class Subscription:
+    redemption_requested = strawberry.subscription(
+        resolver=live.redemption_requested,
+        description="Each new request of the account waiting for a decision (PENDING). "
+        f"{OWNERS_AND_SUPPORT} {LIVE}",
+    )
+    redemption_decided = strawberry.subscription(
+        resolver=live.redemption_decided,
+        description="Each request of the account approved (by an owner, or at once), "
+        "denied, cancelled by its learner, or reversed by support. "
+        f"{OWNERS_AND_SUPPORT} {LIVE}",
+    )
+    balance_changed = strawberry.subscription(
+        resolver=live.balance_changed,
+        description="The account's balance after each change of it: credits bought, "
+        "requested, approved, denied, cancelled, reversed or expired by the nightly job; "
+        "changes that commit together may come as one. Support adjustments send none. "
+        f"{OWNERS_AND_SUPPORT} {LIVE}",
+    )
+    my_redemption_decided = strawberry.subscription(
+        resolver=live.my_redemption_decided,
+        description="Each of the caller's own requests, as a learner, approved, denied, "
+        f"cancelled or reversed, on any account. Anyone signed in. {LIVE}",
+    )
+
+
 def _is_expected(error: GraphQLError) -> bool:
     """Errors we raised on purpose carry a code; anything else is masked."""
     original = error.original_error
@@ -365,6 +406,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return CreditsSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(
             disable_field_suggestions=settings.is_production, scalar_map=SCALARS

@@ -6,6 +6,9 @@ is down, rows wait and go out once it is back. On PostgreSQL several relays may 
 (FOR UPDATE SKIP LOCKED); delivery is idempotent per recipient, so a row handed over
 twice still emails nobody twice — which is what lets the sweeper hand a row over again
 when the broker lost it (a Redis restart without persistence, a failover).
+
+Each row is also published once as a live event for subscriptions (`live.feed`), after
+the transaction that marked it dispatched committed; rows handed over again are not.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from datetime import timedelta
 
 from ledger import clock
 from ledger.db import atomic, is_postgres
+from ledger.live import events_from_outbox
+from live.feed import Publisher, publisher
 from models import OutboxMessage
 from settings import Settings, get_settings
 from workers.dispatch import Dispatcher
@@ -49,18 +54,37 @@ async def _hand_over(
 
 
 async def relay_once(
-    dispatcher: Dispatcher, *, batch: int = BATCH, settings: Settings | None = None
+    dispatcher: Dispatcher,
+    *,
+    batch: int = BATCH,
+    settings: Settings | None = None,
+    live: Publisher | None = None,
 ) -> int:
-    """Dispatch up to `batch` waiting rows; answer how many went out."""
+    """Dispatch up to `batch` waiting rows, then publish them to `live`; answer how many
+    went out."""
     settings = settings or get_settings()
 
-    async def claim_and_send() -> int:
+    async def claim_and_send() -> list[OutboxMessage]:
         query = OutboxMessage.filter(dispatched_at__isnull=True).order_by("id").limit(batch)
         if is_postgres():
             query = query.select_for_update(skip_locked=True)
-        return len(await _hand_over(dispatcher, list(await query), settings))
+        rows = list(await query)
+        sent = set(await _hand_over(dispatcher, rows, settings))
+        return [row for row in rows if row.id in sent]
 
-    return await atomic(claim_and_send)
+    handed = await atomic(claim_and_send)
+    if live is not None and handed:
+        await _publish(live, handed)
+    return len(handed)
+
+
+async def _publish(live: Publisher, rows: list[OutboxMessage]) -> None:
+    """Live events are best effort (subscribers re-read on reconnect, decision 30): a
+    failure is logged, and the rows stay dispatched for mail."""
+    try:
+        await live.publish(await events_from_outbox(rows))
+    except Exception as exc:
+        log.warning("outbox relay: %d live events not published (%s)", len(rows), exc)
 
 
 async def redispatch_stale(
@@ -93,9 +117,10 @@ async def run_relay(dispatcher: Dispatcher, stop: asyncio.Event, settings: Setti
     """Relay until `stop` is set; a busy outbox is drained without waiting. Every
     OUTBOX_SWEEP_SECONDS it also looks for rows the broker lost."""
     next_sweep = time.monotonic()
+    live = publisher(settings)
     while not stop.is_set():
         try:
-            sent = await relay_once(dispatcher, settings=settings)
+            sent = await relay_once(dispatcher, settings=settings, live=live)
             if time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + settings.outbox_sweep_seconds
                 await redispatch_stale(dispatcher, settings)
@@ -105,3 +130,4 @@ async def run_relay(dispatcher: Dispatcher, stop: asyncio.Event, settings: Setti
         if sent < BATCH:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=settings.outbox_poll_seconds)
+    await live.close()
