@@ -125,6 +125,7 @@ async def test_a_request_appears_live_and_the_owner_approves_it(
         "EXPECT_AVAILABLE": str(1500 - 120),
         "SCREENSHOT": str(screenshot),
         "CHROMIUM": CHROMIUM,
+        "EXPECT_LIVE": "1",  # subscriptions over the WebSocket, not the polling fallback
     }
     run = await asyncio.to_thread(
         subprocess.run,
@@ -140,6 +141,7 @@ async def test_a_request_appears_live_and_the_owner_approves_it(
     seen = json.loads(lines[-1])
     print("portal e2e:", seen, "screenshot:", screenshot)
     assert seen["ok"] is True
+    assert seen["mode"] == "live"
     assert seen["balanceAfter"] == 1500 - 120 - 150
     assert seen["denied"] is True
     assert seen["reloads"] == 0
