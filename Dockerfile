@@ -16,6 +16,8 @@ COPY ledger ./ledger
 COPY models ./models
 COPY workers ./workers
 COPY notifications ./notifications
+COPY compiled ./compiled
+COPY live ./live
 RUN pip install --no-cache-dir -c constraints.txt . && chown -R credits /srv/credits
 
 USER credits
