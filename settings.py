@@ -139,6 +139,15 @@ class Settings(BaseSettings):
     # sending).
     mail_lease_seconds: float = Field(default=60, ge=1)
 
+    # Outgoing webhooks (decision 31): the time limit of one attempt; retries wait from the
+    # minimum backoff, doubling up to the maximum, for as long as the retry window; a
+    # delivery handed to the workers and not attempted this long after is handed over again.
+    webhook_timeout_seconds: float = Field(default=10, gt=0)
+    webhook_retry_min_backoff_seconds: float = Field(default=30, gt=0)
+    webhook_retry_max_backoff_seconds: float = Field(default=6 * 3600, gt=0)
+    webhook_retry_window_seconds: float = Field(default=3 * 86400, gt=0)
+    webhook_redispatch_seconds: float = Field(default=120, gt=0)
+
     # Wrong redemption codes allowed per user / per client address in one window.
     code_attempts_per_user: int = Field(default=10, ge=1)
     code_attempts_per_address: int = Field(default=50, ge=1)

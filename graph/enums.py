@@ -13,6 +13,7 @@ from strawberry.types.enum import has_enum_definition
 from ledger.errors import ErrorCode
 from ledger.exports import Dataset as ExportDataset
 from ledger.exports import Format as ExportFormat
+from ledger.webhooks import WebhookEventType
 from models.enums import (
     ApprovalMode,
     EntryKind,
@@ -21,6 +22,7 @@ from models.enums import (
     QuoteStatus,
     RedemptionStatus,
 )
+from models.webhooks import WebhookDeliveryStatus
 
 
 def _register(
@@ -152,6 +154,37 @@ _register(
     },
     name="ExportFormat",
 )
+_register(
+    WebhookEventType,
+    "What a webhook endpoint can be sent; its body's `type` is the name given with each value.",
+    {
+        "REDEMPTION_REQUESTED": "`redemption.requested`: a learner's request awaits an "
+        "owner's decision (MANUAL mode).",
+        "REDEMPTION_APPROVED": "`redemption.approved`: a request was approved, at once or "
+        "by an owner; its credits were drawn.",
+        "REDEMPTION_DENIED": "`redemption.denied`: an owner denied a request.",
+        "REDEMPTION_CANCELLED": "`redemption.cancelled`: the learner withdrew a pending request.",
+        "REDEMPTION_REVERSED": "`redemption.reversed`: support staff refunded an approved "
+        "request; its credits went back to their lots.",
+        "PURCHASE_PAID": "`purchase.paid`: a purchase was paid (card or invoice) and its "
+        "lot added.",
+        "LOT_EXPIRING": "`lot.expiring`: lots expire within 90, 30 or 7 days (the owners' "
+        "reminders).",
+        "LOT_EXPIRED": "`lot.expired`: what remained on lots expired.",
+        "BALANCE_LOW": "`balance.low`: the available balance fell below the endpoint's "
+        "`balanceLowThreshold`; sent once per fall.",
+    },
+)
+_register(
+    WebhookDeliveryStatus,
+    "Where one event's delivery to one endpoint stands.",
+    {
+        "PENDING": "Not delivered yet: waiting for its first attempt or its next retry.",
+        "SUCCEEDED": "The endpoint answered with a 2xx status.",
+        "FAILED": "Every attempt failed for the whole retry window (3 days); "
+        "`redeliverWebhook` tries again.",
+    },
+)
 TransactionKind = EntryKind
 
 __all__ = [
@@ -164,4 +197,6 @@ __all__ = [
     "QuoteStatus",
     "RedemptionStatus",
     "TransactionKind",
+    "WebhookDeliveryStatus",
+    "WebhookEventType",
 ]

@@ -13,12 +13,12 @@ import binascii
 from functools import lru_cache
 
 from ledger.errors import InvalidInput
-from ledger.ids import require_id
+from ledger.ids import global_id, require_id
 
 
 @lru_cache(maxsize=65_536)  # a page of 100 answers 100 ids; the same ones, often
 def to_global_id(type_name: str, pk: int) -> str:
-    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+    return global_id(type_name, pk)
 
 
 def split_global_id(value: object) -> tuple[str, str] | None:

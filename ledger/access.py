@@ -26,6 +26,8 @@ from models import (
     QuoteRequest,
     Redemption,
     User,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 
 # How `may_see_draws` finds the account a user owns; GraphQL passes its per-request
@@ -239,3 +241,27 @@ async def may_watch(actor: Actor, account_id: int) -> bool:
     """Checked again before each event is delivered: an owner removed since subscribing
     sees nothing more of the account."""
     return await _manages(actor, account_id)
+
+
+# Webhooks (ledger.webhooks): an account's endpoints and what was sent to them are its
+# owners' and support's, like the rest of the account.
+
+
+async def webhook_endpoint_for(
+    actor: Actor, endpoint_id: int, field: str = "id"
+) -> WebhookEndpoint:
+    """A webhook endpoint of an account `actor` may manage; NOT_FOUND otherwise."""
+    row = await WebhookEndpoint.get_or_none(id=endpoint_id)
+    if row is None or not await _manages(actor, row.account_id):
+        raise NotFound("no such webhook endpoint", field=[field])
+    return row
+
+
+async def webhook_delivery_for(
+    actor: Actor, delivery_id: int, field: str = "id"
+) -> WebhookDelivery:
+    """A delivery to an endpoint of an account `actor` may manage; NOT_FOUND otherwise."""
+    row = await WebhookDelivery.get_or_none(id=delivery_id).select_related("endpoint", "event")
+    if row is None or not await _manages(actor, row.endpoint.account_id):
+        raise NotFound("no such webhook delivery", field=[field])
+    return row

@@ -46,6 +46,11 @@ def _key(purpose: bytes) -> bytes:
     return hmac.new(secret, b"training-credits:" + purpose, hashlib.sha256).digest()
 
 
+def derived_key(purpose: bytes) -> bytes:
+    """A key for one purpose, derived from SECRET_KEY (webhook secrets use one too)."""
+    return _key(purpose)
+
+
 def hash_code(normalised: str) -> str:
     return hmac.new(_key(b"code-lookup"), normalised.encode(), hashlib.sha256).hexdigest()
 

@@ -17,6 +17,7 @@ keys are not its kind's (`ledger.outbox.PAYLOADS`).
 | lot_extended          | lot_id, entry_id (all owners)             |
 | credits_expiring      | account_id, threshold_days, lot_ids       |
 | credits_expired       | account_id, entry_ids                     |
+| webhook_endpoint_disabled | account_id, endpoint_id (all owners)  |
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class OutboxKind(StrEnum):
     LOT_EXTENDED = "lot_extended"
     CREDITS_EXPIRING = "credits_expiring"
     CREDITS_EXPIRED = "credits_expired"
+    WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint_disabled"
 
 
 # The kinds by their old names, as the notifications and their tests spell them.
@@ -53,6 +55,7 @@ QUOTE_REQUESTED = OutboxKind.QUOTE_REQUESTED
 LOT_EXTENDED = OutboxKind.LOT_EXTENDED
 CREDITS_EXPIRING = OutboxKind.CREDITS_EXPIRING
 CREDITS_EXPIRED = OutboxKind.CREDITS_EXPIRED
+WEBHOOK_ENDPOINT_DISABLED = OutboxKind.WEBHOOK_ENDPOINT_DISABLED
 
 
 class PurchasePaid(TypedDict):
@@ -102,6 +105,11 @@ class CreditsExpired(TypedDict):
     entry_ids: list[int]
 
 
+class WebhookEndpointDisabled(TypedDict):
+    account_id: int
+    endpoint_id: int
+
+
 Payload = (
     PurchasePaid
     | OwnerAdded
@@ -112,4 +120,5 @@ Payload = (
     | LotExtended
     | CreditsExpiring
     | CreditsExpired
+    | WebhookEndpointDisabled
 )

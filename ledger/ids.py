@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from ledger.errors import InvalidInput
 
 # Every id is a 32-bit integer column: a larger one (or zero, or a negative one) names
@@ -18,3 +20,9 @@ def require_id(value: object, field: str) -> int:
     if not 1 <= parsed <= MAX_ID:
         raise InvalidInput(f"{field} is not a valid id", field=[field])
     return parsed
+
+
+def global_id(type_name: str, pk: int) -> str:
+    """The API's id of row `pk` of `type_name` (graph/ids.py): what clients, and the
+    webhook bodies they receive, call it."""
+    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")

@@ -22,6 +22,7 @@ PAYLOADS: dict[events.OutboxKind, type[events.Payload]] = {
     events.OutboxKind.LOT_EXTENDED: events.LotExtended,
     events.OutboxKind.CREDITS_EXPIRING: events.CreditsExpiring,
     events.OutboxKind.CREDITS_EXPIRED: events.CreditsExpired,
+    events.OutboxKind.WEBHOOK_ENDPOINT_DISABLED: events.WebhookEndpointDisabled,
 }
 
 

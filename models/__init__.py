@@ -21,6 +21,12 @@ from models.ledger import (
 from models.outbox import EmailDelivery, JobLease, OutboxMessage, ReminderSent
 from models.redemptions import Course, Draw, Redemption
 from models.users import User
+from models.webhooks import (
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 __all__ = [
     "MAX_CREDITS_PER_PURCHASE",
@@ -47,4 +53,8 @@ __all__ = [
     "RedemptionStatus",
     "ReminderSent",
     "User",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

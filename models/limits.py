@@ -25,3 +25,7 @@ ENUM_NAME = 16  # the longest stored enum name
 DIGEST = 64  # a SHA-256 or HMAC-SHA-256, in hex
 KIND_NAME = 64  # an outbox kind, an audit action, an operation or a lease name
 LEASE_HOLDER = 128
+
+WEBHOOK_URL = 2048
+WEBHOOK_DESCRIPTION = 500
+WEBHOOK_EVENT_ID = 40  # `evt_` and 32 hex digits

@@ -33,6 +33,8 @@ class OutboxMessage(Model):
     # When a dispatched, undelivered row counts as lost by the broker: its hand-over or
     # last failed attempt, plus the longest wait for its next try, plus a grace.
     stale_at = fields.DatetimeField(null=True)
+    # When the webhook relay made this row's webhook events (null: not yet).
+    webhooks_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "outbox_message"

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from ledger import events
 from models import OutboxMessage
-from notifications import accounts, lots, redemptions
+from notifications import accounts, lots, redemptions, webhooks
 from notifications.emails import Email
 from notifications.recipients import unique_recipients
 from settings import Settings, get_settings
@@ -26,6 +26,7 @@ BUILDERS: dict[str, Builder] = {
     events.LOT_EXTENDED: lots.lot_extended,
     events.CREDITS_EXPIRING: lots.credits_expiring,
     events.CREDITS_EXPIRED: lots.credits_expired,
+    events.WEBHOOK_ENDPOINT_DISABLED: webhooks.webhook_endpoint_disabled,
 }
 
 

@@ -26,7 +26,12 @@ N = TypeVar("N", bound=FromModel)
 # Arguments and input fields that hold another object's global id: the name they are
 # reported under, and the type of the object. (An input's `id` names the object the
 # mutation acts on: see `Change`.)
-ID_ARGUMENTS = {"account_id": ("accountId", "Account"), "course_id": ("courseId", "Course")}
+ID_ARGUMENTS = {
+    "account_id": ("accountId", "Account"),
+    "course_id": ("courseId", "Course"),
+    "endpoint_id": ("endpointId", "WebhookEndpoint"),
+    "delivery_id": ("deliveryId", "WebhookDelivery"),
+}
 
 
 class Unauthenticated(GraphQLError):

@@ -24,6 +24,7 @@ from graph.types import (
     Transaction,
     User,
 )
+from graph.webhooks import WebhookDelivery, WebhookEndpoint
 from ledger import access
 from ledger.actors import Actor
 from ledger.errors import InvalidInput, NotFound
@@ -45,6 +46,8 @@ READERS: dict[str, tuple[Reader, type[NodeType]]] = {
     "QuoteRequest": (lambda actor, pk: access.quote_for(actor, pk), QuoteRequest),
     "AuditEvent": (lambda actor, pk: access.audit_event_for(actor, pk), AuditEvent),
     "User": (lambda actor, pk: access.user_for(actor, pk), User),
+    "WebhookEndpoint": (lambda actor, pk: access.webhook_endpoint_for(actor, pk), WebhookEndpoint),
+    "WebhookDelivery": (lambda actor, pk: access.webhook_delivery_for(actor, pk), WebhookDelivery),
 }
 
 

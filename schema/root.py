@@ -35,8 +35,9 @@ from graph.types import (
     UsageReport,
     Viewer,
 )
+from graph.webhooks import WebhookDelivery, WebhookEndpoint
 from observability import OperationMetrics, current_request_id
-from resolvers import accounts, credits, mutations, nodes
+from resolvers import accounts, credits, mutations, nodes, webhooks
 from resolvers import backoffice as office
 from resolvers import courses as catalogue
 from resolvers import redemptions as redeeming
@@ -135,6 +136,15 @@ class Query:
         resolver=office.export_link,
         description="A link, valid for 10 minutes, to download an account's transactions "
         f"or redemptions as CSV or XLSX, filtered like their lists. {OWNERS_AND_SUPPORT}",
+    )
+    webhook_endpoints: Connection[WebhookEndpoint] | None = connection(
+        resolver=webhooks.webhook_endpoints,
+        description=f"An account's webhook endpoints, newest first. {OWNERS_AND_SUPPORT}",
+    )
+    webhook_deliveries: Connection[WebhookDelivery] | None = connection(
+        resolver=webhooks.webhook_deliveries,
+        description="What was sent to one webhook endpoint, newest first: each event's "
+        f"status, attempts and last answer. {OWNERS_AND_SUPPORT}",
     )
 
 
@@ -301,6 +311,43 @@ class Mutation:
         description=_errors(
             "Support: add credits (a new lot) or take some (in draw order), with a reason.",
             "INVALID_INPUT, NOT_FOUND, INSUFFICIENT_CREDITS, FORBIDDEN",
+        ),
+    )
+    create_webhook_endpoint = strawberry.mutation(
+        resolver=webhooks.create_webhook_endpoint,
+        description=_errors(
+            "Add a webhook endpoint to the account; the answer holds its signing secret, "
+            "shown this once.",
+            "INVALID_INPUT, NOT_FOUND",
+        ),
+    )
+    update_webhook_endpoint = strawberry.mutation(
+        resolver=webhooks.update_webhook_endpoint,
+        description=_errors(
+            "Change a webhook endpoint: its URL, events, description, threshold, or "
+            "whether it is enabled.",
+            "INVALID_INPUT, NOT_FOUND",
+        ),
+    )
+    delete_webhook_endpoint = strawberry.mutation(
+        resolver=webhooks.delete_webhook_endpoint,
+        description=_errors(
+            "Delete a webhook endpoint and its deliveries.", "INVALID_INPUT, NOT_FOUND"
+        ),
+    )
+    ping_webhook_endpoint = strawberry.mutation(
+        resolver=webhooks.ping_webhook_endpoint,
+        description=_errors(
+            "Send a webhook endpoint a `ping` event now, signed like every event.",
+            "INVALID_INPUT, NOT_FOUND",
+        ),
+    )
+    redeliver_webhook = strawberry.mutation(
+        resolver=webhooks.redeliver_webhook,
+        description=_errors(
+            "Send a delivery's event again (same event id and body), due now, with a "
+            "fresh 3-day retry window.",
+            "INVALID_INPUT, NOT_FOUND",
         ),
     )
 

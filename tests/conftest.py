@@ -54,6 +54,9 @@ async def database(db_url: str) -> AsyncIterator[str]:
 
 
 TABLES = [
+    "webhook_delivery",
+    "webhook_event",
+    "webhook_endpoint",
     "email_delivery",
     "outbox_message",
     "reminder_sent",

@@ -230,6 +230,13 @@ ID_ARGUMENTS: dict[str, str] = {
     "Mutation.cancelQuote.input.id": "QuoteRequest",
     "Mutation.fulfilQuote.input.id": "QuoteRequest",
     "Mutation.extendLot.input.id": "Lot",
+    "Query.webhookEndpoints.accountId": "Account",
+    "Query.webhookDeliveries.endpointId": "WebhookEndpoint",
+    "Mutation.createWebhookEndpoint.input.accountId": "Account",
+    "Mutation.updateWebhookEndpoint.input.id": "WebhookEndpoint",
+    "Mutation.deleteWebhookEndpoint.input.id": "WebhookEndpoint",
+    "Mutation.pingWebhookEndpoint.input.id": "WebhookEndpoint",
+    "Mutation.redeliverWebhook.input.deliveryId": "WebhookDelivery",
 }
 ANY_NODE = ("Query.node.id", "Query.nodes.ids[*]")
 CONFIG = SchemathesisConfig.from_dict(

@@ -18,7 +18,7 @@ from typing import Any
 from ledger import clock, expiry
 from models import OutboxMessage
 from settings import Settings, get_settings
-from workers import mail
+from workers import mail, webhooks
 
 log = logging.getLogger("credits.jobs")
 
@@ -27,6 +27,7 @@ class JobName(StrEnum):
     DELIVER_NOTIFICATION = "deliver_notification"
     EXPIRE_LOTS = "expire_lots"
     SEND_EXPIRY_REMINDERS = "send_expiry_reminders"
+    DELIVER_WEBHOOK = "deliver_webhook"
 
 
 @dataclass(frozen=True)
@@ -133,5 +134,16 @@ def registry(settings: Settings | None = None) -> dict[JobName, Job]:
         ),
         Job(name=JobName.EXPIRE_LOTS, run=expire_lots, **nightly),
         Job(name=JobName.SEND_EXPIRY_REMINDERS, run=send_expiry_reminders, **nightly),
+        # One attempt per message: the retry schedule of a delivery is in the database
+        # (ledger.webhook_deliveries); these retries only cover a database hiccup.
+        Job(
+            name=JobName.DELIVER_WEBHOOK,
+            run=webhooks.deliver_webhook,
+            queue="webhooks",
+            max_retries=2,
+            min_backoff_ms=1_000,
+            max_backoff_ms=60_000,
+            time_limit_ms=2 * 60_000,
+        ),
     ]
     return {job.name: job for job in jobs}

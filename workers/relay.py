@@ -27,6 +27,7 @@ from models import OutboxMessage
 from settings import Settings, get_settings
 from workers.dispatch import Dispatcher
 from workers.jobs import JobName
+from workers.webhook_relay import relay_webhooks
 
 log = logging.getLogger("credits.relay")
 BATCH = 200
@@ -115,7 +116,8 @@ async def redispatch_stale(
 
 async def run_relay(dispatcher: Dispatcher, stop: asyncio.Event, settings: Settings) -> None:
     """Relay until `stop` is set; a busy outbox is drained without waiting. Every
-    OUTBOX_SWEEP_SECONDS it also looks for rows the broker lost."""
+    OUTBOX_SWEEP_SECONDS it also looks for rows the broker lost. Each round also hands
+    webhook deliveries over (`workers.webhook_relay`)."""
     next_sweep = time.monotonic()
     live = publisher(settings)
     while not stop.is_set():
@@ -124,6 +126,7 @@ async def run_relay(dispatcher: Dispatcher, stop: asyncio.Event, settings: Setti
             if time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + settings.outbox_sweep_seconds
                 await redispatch_stale(dispatcher, settings)
+            sent += await relay_webhooks(dispatcher, settings)
         except Exception:
             log.exception("outbox relay failed; retrying")
             sent = 0

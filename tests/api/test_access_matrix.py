@@ -27,10 +27,27 @@ from graphql import GraphQLObjectType, build_schema
 from cli import sdl
 from ledger import access
 from ledger.errors import LedgerError
-from models import AuditEvent, Course, LedgerEntry, Lot, Ownership, Purchase, QuoteRequest
+from models import (
+    AuditEvent,
+    Course,
+    LedgerEntry,
+    Lot,
+    Ownership,
+    Purchase,
+    QuoteRequest,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from models import Redemption as RedemptionRow
 from models import User as UserRow
-from tests.api.test_authorization import OVERRIDES, RESOURCE_SCOPED, _takes_account, operation
+from tests.api.test_authorization import (
+    OVERRIDES,
+    RESOURCE_SCOPED,
+    _takes_account,
+    new_webhook_endpoint,
+    operation,
+    webhook_endpoints,
+)
 from tests.helpers import GraphQLClient, buy, create_account, gid, pk, redeem, upsert_course
 
 ROLES = ("anonymous", "stranger", "learner", "support", "owner")
@@ -139,6 +156,18 @@ ROOT_FIELDS: dict[str, dict[str, Outcome]] = {
     "Mutation.extendLot": BACK_OFFICE,
     "Mutation.reverseRedemption": BACK_OFFICE,
     "Mutation.adjustCredits": BACK_OFFICE,
+    "Query.webhookEndpoints": ACCOUNT_SCOPED,
+    "Query.webhookDeliveries": ACCOUNT_SCOPED,
+    "Mutation.createWebhookEndpoint": ACCOUNT_SCOPED,
+    "Mutation.updateWebhookEndpoint": ACCOUNT_SCOPED,
+    "Mutation.pingWebhookEndpoint": ACCOUNT_SCOPED,
+    "Mutation.redeliverWebhook": ACCOUNT_SCOPED,
+    "Mutation.deleteWebhookEndpoint": ACCOUNT_SCOPED,
+}
+# Root fields whose allowed call uses its resource up: each allowed call gets a new one,
+# made by the victim's owner (the refused calls name the victim's own).
+FRESH: dict[str, Callable[[GraphQLClient], Awaitable[dict[str, Any]]]] = {
+    "Mutation.deleteWebhookEndpoint": lambda owner: new_webhook_endpoint(owner),
 }
 # Inputs for the matrix's allowed calls, on top of the walk's. createAccount fails its
 # input check, so no role gains an account mid-matrix (tests/api/test_accounts.py
@@ -300,6 +329,7 @@ async def _world(callers: dict[str, GraphQLClient]) -> dict[str, Any]:
     )
     await create_account(stranger, name="Mallory's own")
     await buy(stranger, 100, "m1")
+    hooks = await webhook_endpoints(ann)
     account_id = pk(account["id"])
     lot = await Lot.get(account_id=account_id)
     entry = await LedgerEntry.filter(account_id=account_id).order_by("id").first()
@@ -322,6 +352,7 @@ async def _world(callers: dict[str, GraphQLClient]) -> dict[str, Any]:
         "ownerUserId": gid("User", owner.id),
         "learnerUserId": gid("User", learner_row.id),
         "withdrawnCourseId": withdrawn["id"],
+        **hooks,
     }
 
 
@@ -372,6 +403,9 @@ async def test_every_root_field_is_decided_by_the_access_module(
             # Refusals first: an allowed call may change what a later one finds.
             for role in sorted(ROLES, key=lambda r: ROOT_FIELDS[key][r] in (OK, OPEN)):
                 outcome = ROOT_FIELDS[key][role]
+                if key in FRESH and outcome in (OK, OPEN):
+                    fresh = {**overrides, **await FRESH[key](callers["owner"])}
+                    document, variables = operation(root, name, field, victim, fresh, account_arg)
                 decisions.clear()
                 body = await callers[role].post(document, variables)
                 codes = _answer(body, name)
@@ -450,6 +484,14 @@ TYPES: dict[str, Read] = {
     "AuditEvent": Read(
         "auditLog(accountId: $a) { edges { node { id } } }",
         lambda a: _ids("AuditEvent", AuditEvent, account_id=a),
+    ),
+    "WebhookEndpoint": Read(
+        "webhookEndpoints(accountId: $a) { edges { node { id } } }",
+        lambda a: _ids("WebhookEndpoint", WebhookEndpoint, account_id=a),
+    ),
+    "WebhookDelivery": Read(
+        "webhookEndpoints(accountId: $a) { edges { node { recentDeliveries { id } } } }",
+        lambda a: _ids("WebhookDelivery", WebhookDelivery, endpoint__account_id=a),
     ),
     "Course": Read(
         "courses(includeInactive: true) { edges { node { id } } }",

@@ -36,9 +36,34 @@ from models import (
     Purchase,
     QuoteRequest,
     Redemption,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 from models import User as UserRow
 from tests.helpers import buy, create_account, gid, pk, redeem, upsert_course
+
+
+async def new_webhook_endpoint(owner: Any) -> dict[str, str]:
+    """A new endpoint of the owner's account, as the `id` a mutation takes."""
+    data = await owner.data(
+        'mutation { createWebhookEndpoint(input: {url: "http://127.0.0.1:9/hook",'
+        " events: [PURCHASE_PAID]}) { webhookEndpoint { id } } }"
+    )
+    return {"id": data["createWebhookEndpoint"]["webhookEndpoint"]["id"]}
+
+
+async def webhook_endpoints(owner: Any) -> dict[str, str]:
+    """Two endpoints of the owner's account (one to delete), and a delivery (a ping)."""
+    ids = {
+        key: (await new_webhook_endpoint(owner))["id"]
+        for key in ("webhookEndpointId", "spareWebhookEndpointId")
+    }
+    ping = await owner.data(
+        "mutation($id: ID!) { pingWebhookEndpoint(input: {id: $id}) { webhookDelivery { id } } }",
+        {"id": ids["webhookEndpointId"]},
+    )
+    return {**ids, "webhookDeliveryId": ping["pingWebhookEndpoint"]["webhookDelivery"]["id"]}
+
 
 # Root fields that act on no account, or only on the caller's own.
 NOT_ACCOUNT_SCOPED = {
@@ -66,6 +91,11 @@ RESOURCE_SCOPED: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     },
     "Mutation.reverseRedemption": lambda v: {"id": v["approvedId"], "reason": "x"},
     "Query.accounts": lambda v: {"search": "Victim"},
+    "Query.webhookDeliveries": lambda v: {"endpointId": v["webhookEndpointId"]},
+    "Mutation.updateWebhookEndpoint": lambda v: {"id": v["webhookEndpointId"]},
+    "Mutation.deleteWebhookEndpoint": lambda v: {"id": v["spareWebhookEndpointId"]},
+    "Mutation.pingWebhookEndpoint": lambda v: {"id": v["webhookEndpointId"]},
+    "Mutation.redeliverWebhook": lambda v: {"deliveryId": v["webhookDeliveryId"]},
 }
 DENIED = {"NOT_FOUND", "FORBIDDEN"}
 # Root fields that read any object by its global id. An object the caller may not see
@@ -142,6 +172,7 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "purchaseCredits": {"paymentToken": "tok_visa", "credits": 100},
     "adjustCredits": {"credits": 100, "reason": "x"},
     "requestQuote": {"credits": 100},
+    "createWebhookEndpoint": {"url": "http://127.0.0.1:9/hook", "events": ["PURCHASE_PAID"]},
 }
 
 
@@ -194,6 +225,7 @@ async def _victims_objects(account_id: int, learner_email: str) -> list[str]:
         ("Redemption", Redemption),
         ("QuoteRequest", QuoteRequest),
         ("AuditEvent", AuditEvent),
+        ("WebhookEndpoint", WebhookEndpoint),
     ]
     ids = [gid("Account", account_id)]
     for type_name, model in rows:
@@ -202,6 +234,8 @@ async def _victims_objects(account_id: int, learner_email: str) -> list[str]:
         )
         assert found, type_name
         ids += [gid(type_name, row_id) for row_id in found]
+    deliveries = WebhookDelivery.filter(endpoint__account_id=account_id).order_by("id")
+    ids += [gid("WebhookDelivery", row.id) for row in await deliveries]
     owners = [row.user_id for row in await Ownership.filter(account_id=account_id)]
     learner = await UserRow.get(email=learner_email)
     return ids + [gid("User", user_id) for user_id in [*owners, learner.id]]
@@ -225,7 +259,9 @@ async def test_a_stranger_can_read_or_change_nothing_of_another_account(
     )
     lots = await ann.data("{ lots { edges { node { id } } } }")
     await create_account(stranger, name="Mallory's own")  # a real owner elsewhere
+    hooks = await webhook_endpoints(ann)
     victim = {
+        **hooks,
         "accountId": account["id"],
         "redemptionId": pending["redemption"]["id"],
         "approvedId": approved["redemption"]["id"],
