@@ -17,8 +17,9 @@ non-null root fields; the rest may differ.
   over the root fields the compiled path covers and a share over every Query field, and
   sends each as one of five callers: the owner of the seeded account, a stranger who owns
   another, a learner with requests on both, support staff, and nobody. It also asserts
-  that the compiled executor answered a fair share of the covered documents, so that the
-  oracle cannot pass by everything falling back.
+  that the compiled executor answered at least 80 % of the covered documents that the
+  reference answers without an error (about 98 % in practice; errors are the reference
+  executor's by design), so that the oracle cannot pass by everything falling back.
 - The hand-written documents use every feature the compiled path claims (fragments,
   aliases, variables, @include/@skip, __typename, nested course/learner/draws, paging both
   ways with cursors, filters), and each must be answered by the compiled executor.
@@ -58,9 +59,10 @@ from tests.helpers import GraphQLClient, buy, create_account, gid, redeem, upser
 
 EXAMPLES = int(os.environ.get("ORACLE_EXAMPLES", "1000"))
 SHRINK = bool(os.environ.get("ORACLE_SHRINK"))
-# Of the generated documents over covered root fields only, at least this share must be
-# answered by the compiled executor.
-COMPILED_SHARE = 0.30
+# Of the generated documents over covered root fields only that the reference executor
+# answers without an error, at least this share must be answered by the compiled one
+# (the rest ask a field it does not cover, such as Transaction.purchase).
+ANSWERED_SHARE = 0.80
 
 START = datetime(2025, 1, 10, 9, 0, tzinfo=UTC)
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -324,6 +326,10 @@ async def test_the_seeded_lists_are_not_empty(world: World) -> None:
 class Tally:
     covered: int = 0
     compiled: int = 0
+    # Of the covered documents, those the reference answers without an error: the ones
+    # the compiled executor should answer (errors are the reference executor's, by design).
+    answerable: int = 0
+    compiled_answerable: int = 0
     internal: list[str] = field(default_factory=list)
 
 
@@ -336,6 +342,9 @@ async def _compare(world: World, request: Request, role: str, tally: Tally) -> N
     if request.covered:
         tally.covered += 1
         tally.compiled += compiled.compiled
+        if "errors" not in json.loads(reference.text):
+            tally.answerable += 1
+            tally.compiled_answerable += compiled.compiled
 
 
 ORACLE_SETTINGS = settings(
@@ -367,9 +376,14 @@ def test_generated_documents_answer_alike_on_both_paths(
     for report in tally.internal:
         warnings.warn(f"the reference executor answered INTERNAL:\n{report}", stacklevel=1)
     assert tally.covered >= EXAMPLES // 2
-    assert tally.compiled >= COMPILED_SHARE * tally.covered, (
-        f"the compiled executor answered {tally.compiled} of {tally.covered} generated "
-        "documents over the covered root fields"
+    print(
+        f"compiled: {tally.compiled} of {tally.covered} covered documents, "
+        f"{tally.compiled_answerable} of the {tally.answerable} answered without errors"
+    )
+    assert tally.compiled_answerable >= ANSWERED_SHARE * tally.answerable, (
+        f"the compiled executor answered {tally.compiled_answerable} of the "
+        f"{tally.answerable} generated documents over the covered root fields that the "
+        "reference executor answers without an error"
     )
 
 
