@@ -11,6 +11,7 @@ path below, which is what those functions must write.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
@@ -20,7 +21,7 @@ from tortoise.models import Model
 
 from ledger import access, clock, codes, entries, outbox, reads, throttle
 from ledger.actors import Actor
-from ledger.db import atomic, is_postgres, lock_account, retried
+from ledger.db import at_locked_accounts, atomic, is_postgres, lock_account
 from ledger.draws import LotDraw, draw_from_lots
 from ledger.errors import (
     CourseUnavailable,
@@ -168,12 +169,17 @@ async def _redeem_in_one_statement(
     """The key's claim, the lock, the decision and every write (`credits_redeem`)."""
     code_hash = attempt.payload["code_hash"]
     refusal = {"error": InsufficientCredits(REFUSAL).to_dict()}
-    arguments = [
-        attempt.user_id, attempt.operation, attempt.key, request_hash(attempt.payload),
-        account.id, code_hash, course.id, course.price_credits, clock.now(), json.dumps(refusal),
-    ]  # fmt: skip
+
+    def arguments(now: datetime) -> list[object]:
+        return [
+            attempt.user_id, attempt.operation, attempt.key, request_hash(attempt.payload),
+            account.id, code_hash, course.id, course.price_credits, now, json.dumps(refusal),
+        ]  # fmt: skip
+
     try:
-        rows = await retried(lambda: fetch_rows(REDEEM_SQL, arguments, ()))
+        rows = await at_locked_accounts(
+            [account.id], lambda now: fetch_rows(REDEEM_SQL, arguments(now), ())
+        )
     except Exception as exc:
         state = getattr(exc, "sqlstate", None)
         if state == CODE_ROTATED:  # since it was looked up
@@ -385,9 +391,15 @@ async def _decide_in_one_statement(
 ) -> list[Redemption | LedgerError]:
     """PostgreSQL: the whole batch in one statement (one transaction), in the order of
     `rows`; each decision stands or fails alone, as `_decide_one` would have it."""
-    now = clock.now()
-    arguments = [[row.id for row in rows], actor.user_id, approve, reason, now]
-    found = await retried(lambda: fetch_rows(DECIDE_SQL, arguments, ()))
+    decided_at: list[datetime] = []
+
+    def decide(now: datetime) -> Awaitable[list[Row]]:
+        decided_at.append(now)
+        arguments = [[row.id for row in rows], actor.user_id, approve, reason, now]
+        return fetch_rows(DECIDE_SQL, arguments, ())
+
+    found = await at_locked_accounts((row.account_id for row in rows), decide)
+    now = decided_at[-1]
     outcomes: list[Redemption | LedgerError] = []
     for row, result in zip(rows, found, strict=True):
         if result["outcome"] == "NOT_FOUND":

@@ -151,12 +151,6 @@ async def test_an_approval_that_waited_for_the_account_sees_what_its_holder_drew
     await assert_ledger_invariants()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review finding: credits_redeem decides at the clock read before it waited for the"
-    " account lock (clock.now() is an argument); the Python path reads the clock after the"
-    " lock. A lot another redemption already treated as expired can still be drawn.",
-)
 async def test_a_redemption_decides_at_the_time_it_holds_the_account(db, clock):
     """The Python path reads the clock once it holds the account lock (`_record_request`):
     its `now` is never earlier than that of the transaction it waited for. Here real time
