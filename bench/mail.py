@@ -37,9 +37,9 @@ from tortoise import connections
 from bench import pg, report
 from bench.services import Worker, redis_server
 from bench.sink import Sink
-from ledger import events
 from ledger.accounts import add_owner, create_account, display_code
 from ledger.actors import Actor
+from ledger.events import OutboxKind
 from ledger.purchases import purchase_credits
 from ledger.redemptions import redeem_credits
 from ledger.users import sign_in
@@ -93,7 +93,9 @@ async def requested_notification(name: str, owners: int) -> int:
     await redeem_credits(
         actor=lee, code=display_code(account), course_id=course.id, idempotency_key=f"{name}-r"
     )
-    message = await OutboxMessage.filter(kind=events.REDEMPTION_REQUESTED).order_by("-id").first()
+    message = (
+        await OutboxMessage.filter(kind=OutboxKind.REDEMPTION_REQUESTED).order_by("-id").first()
+    )
     assert message is not None
     return int(message.id)
 
@@ -321,7 +323,7 @@ def main(argv: list[str] | None = None) -> None:
     fastest = max(rates[2:], key=lambda r: r.per_second)
     figures = {
         "load_average_at_start": load,
-        "notification": events.REDEMPTION_REQUESTED,
+        "notification": OutboxKind.REDEMPTION_REQUESTED,
         "rates": [
             {**asdict(r), "per_second": r.per_second, "cpu_ms_per_email": r.cpu_ms_per_email}
             for r in rates

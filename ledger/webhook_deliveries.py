@@ -18,8 +18,9 @@ from datetime import timedelta
 
 from tortoise.expressions import Q
 
-from ledger import clock, events, outbox
+from ledger import clock, outbox
 from ledger.db import atomic
+from ledger.events import OutboxKind
 from ledger.webhooks import decrypt_secret
 from models import WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint
 from settings import Settings
@@ -191,7 +192,7 @@ async def _disable_if_failing(endpoint_id: int, delivery: WebhookDelivery, now: 
     if disabled:
         log.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)
         await outbox.enqueue(
-            events.WEBHOOK_ENDPOINT_DISABLED,
+            OutboxKind.WEBHOOK_ENDPOINT_DISABLED,
             account_id=endpoint.account_id,
             endpoint_id=endpoint_id,
         )

@@ -20,8 +20,9 @@ from typing import Any
 
 from tortoise.exceptions import DoesNotExist
 
-from ledger import balances, clock, events
+from ledger import balances, clock
 from ledger.db import atomic, is_postgres
+from ledger.events import OutboxKind
 from ledger.ids import global_id
 from ledger.webhooks import WebhookEventType, new_event_id, render_body
 from models import (
@@ -44,21 +45,21 @@ Data = dict[str, Any]
 Builder = Callable[[dict[str, Any]], Awaitable[tuple[int, Data]]]
 
 TYPES: dict[str, WebhookEventType] = {
-    events.REDEMPTION_REQUESTED: WebhookEventType.REDEMPTION_REQUESTED,
-    events.REDEMPTION_APPROVED: WebhookEventType.REDEMPTION_APPROVED,
-    events.REDEMPTION_DENIED: WebhookEventType.REDEMPTION_DENIED,
-    events.REDEMPTION_CANCELLED: WebhookEventType.REDEMPTION_CANCELLED,
-    events.REDEMPTION_REVERSED: WebhookEventType.REDEMPTION_REVERSED,
-    events.PURCHASE_PAID: WebhookEventType.PURCHASE_PAID,
-    events.CREDITS_EXPIRING: WebhookEventType.LOT_EXPIRING,
-    events.CREDITS_EXPIRED: WebhookEventType.LOT_EXPIRED,
+    OutboxKind.REDEMPTION_REQUESTED: WebhookEventType.REDEMPTION_REQUESTED,
+    OutboxKind.REDEMPTION_APPROVED: WebhookEventType.REDEMPTION_APPROVED,
+    OutboxKind.REDEMPTION_DENIED: WebhookEventType.REDEMPTION_DENIED,
+    OutboxKind.REDEMPTION_CANCELLED: WebhookEventType.REDEMPTION_CANCELLED,
+    OutboxKind.REDEMPTION_REVERSED: WebhookEventType.REDEMPTION_REVERSED,
+    OutboxKind.PURCHASE_PAID: WebhookEventType.PURCHASE_PAID,
+    OutboxKind.CREDITS_EXPIRING: WebhookEventType.LOT_EXPIRING,
+    OutboxKind.CREDITS_EXPIRED: WebhookEventType.LOT_EXPIRED,
 }
 # The kinds after which the available balance may have crossed a threshold.
 BALANCE_CHANGES = {
-    events.REDEMPTION_APPROVED,
-    events.REDEMPTION_REVERSED,
-    events.PURCHASE_PAID,
-    events.CREDITS_EXPIRED,
+    OutboxKind.REDEMPTION_APPROVED,
+    OutboxKind.REDEMPTION_REVERSED,
+    OutboxKind.PURCHASE_PAID,
+    OutboxKind.CREDITS_EXPIRED,
 }
 
 

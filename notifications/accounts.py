@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ledger import events
 from ledger.accounts import display_code
+from ledger.events import OutboxKind
 from models import Account, Lot, OutboxMessage, Purchase, QuoteRequest, User
 from notifications.emails import Email
 from notifications.recipients import common_context, to_owners, to_user
@@ -19,7 +19,7 @@ async def purchase_paid(message: OutboxMessage, settings: Settings) -> list[Emai
     return await to_owners(
         account.id,
         "purchase_paid",
-        kind=events.PURCHASE_PAID,
+        kind=OutboxKind.PURCHASE_PAID,
         settings=settings,
         account=account,
         purchase=purchase,
@@ -37,7 +37,7 @@ async def owner_added(message: OutboxMessage, settings: Settings) -> list[Email]
     email = to_user(
         owner,
         "owner_added",
-        kind=events.OWNER_ADDED,
+        kind=OutboxKind.OWNER_ADDED,
         settings=settings,
         account=account,
         owner=owner,
@@ -54,7 +54,7 @@ async def code_rotated(message: OutboxMessage, settings: Settings) -> list[Email
     return await to_owners(
         account.id,
         "code_rotated",
-        kind=events.CODE_ROTATED,
+        kind=OutboxKind.CODE_ROTATED,
         settings=settings,
         account=account,
         actor=actor,
@@ -70,7 +70,7 @@ async def quote_requested(message: OutboxMessage, settings: Settings) -> list[Em
     return [
         render_email(
             "quote_requested",
-            kind=events.QUOTE_REQUESTED,
+            kind=OutboxKind.QUOTE_REQUESTED,
             to=settings.support_email,
             to_name="Training Credits support",
             reply_to=requester.email if requester and requester.email else None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from ledger import events
+from ledger.events import OutboxKind
 from models import OutboxMessage
 from notifications import accounts, lots, redemptions, webhooks
 from notifications.emails import Email
@@ -14,19 +14,19 @@ from settings import Settings, get_settings
 Builder = Callable[[OutboxMessage, Settings], Awaitable[list[Email]]]
 
 BUILDERS: dict[str, Builder] = {
-    events.PURCHASE_PAID: accounts.purchase_paid,
-    events.OWNER_ADDED: accounts.owner_added,
-    events.CODE_ROTATED: accounts.code_rotated,
-    events.QUOTE_REQUESTED: accounts.quote_requested,
-    events.REDEMPTION_REQUESTED: redemptions.redemption_requested,
-    events.REDEMPTION_APPROVED: redemptions.redemption_approved,
-    events.REDEMPTION_DENIED: redemptions.redemption_denied,
-    events.REDEMPTION_CANCELLED: redemptions.redemption_cancelled,
-    events.REDEMPTION_REVERSED: redemptions.redemption_reversed,
-    events.LOT_EXTENDED: lots.lot_extended,
-    events.CREDITS_EXPIRING: lots.credits_expiring,
-    events.CREDITS_EXPIRED: lots.credits_expired,
-    events.WEBHOOK_ENDPOINT_DISABLED: webhooks.webhook_endpoint_disabled,
+    OutboxKind.PURCHASE_PAID: accounts.purchase_paid,
+    OutboxKind.OWNER_ADDED: accounts.owner_added,
+    OutboxKind.CODE_ROTATED: accounts.code_rotated,
+    OutboxKind.QUOTE_REQUESTED: accounts.quote_requested,
+    OutboxKind.REDEMPTION_REQUESTED: redemptions.redemption_requested,
+    OutboxKind.REDEMPTION_APPROVED: redemptions.redemption_approved,
+    OutboxKind.REDEMPTION_DENIED: redemptions.redemption_denied,
+    OutboxKind.REDEMPTION_CANCELLED: redemptions.redemption_cancelled,
+    OutboxKind.REDEMPTION_REVERSED: redemptions.redemption_reversed,
+    OutboxKind.LOT_EXTENDED: lots.lot_extended,
+    OutboxKind.CREDITS_EXPIRING: lots.credits_expiring,
+    OutboxKind.CREDITS_EXPIRED: lots.credits_expired,
+    OutboxKind.WEBHOOK_ENDPOINT_DISABLED: webhooks.webhook_endpoint_disabled,
 }
 
 

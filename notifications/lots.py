@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ledger import clock, events
+from ledger import clock
+from ledger.events import OutboxKind
 from ledger.purchases import LOT_LIFETIME_YEARS
 from models import Account, EntryKind, LedgerEntry, Lot, OutboxMessage, User
 from notifications import links
@@ -33,7 +34,7 @@ async def lot_extended(message: OutboxMessage, settings: Settings) -> list[Email
     return await to_owners(
         lot.account_id,
         "lot_extended",
-        kind=events.LOT_EXTENDED,
+        kind=OutboxKind.LOT_EXTENDED,
         settings=settings,
         account=account,
         lot=lot,
@@ -63,7 +64,7 @@ async def credits_expiring(message: OutboxMessage, settings: Settings) -> list[E
     return await to_owners(
         account.id,
         "credits_expiring",
-        kind=events.CREDITS_EXPIRING,
+        kind=OutboxKind.CREDITS_EXPIRING,
         settings=settings,
         account=account,
         lots=lots,
@@ -89,7 +90,7 @@ async def credits_expired(message: OutboxMessage, settings: Settings) -> list[Em
     return await to_owners(
         account.id,
         "credits_expired",
-        kind=events.CREDITS_EXPIRED,
+        kind=OutboxKind.CREDITS_EXPIRED,
         settings=settings,
         account=account,
         entries=entries,

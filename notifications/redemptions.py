@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ledger import events
 from ledger.balances import available_credits
+from ledger.events import OutboxKind
 from models import EntryKind, LedgerEntry, OutboxMessage, Redemption, User
 from notifications import links
 from notifications.emails import Email
@@ -34,7 +34,7 @@ async def redemption_requested(message: OutboxMessage, settings: Settings) -> li
     return await to_owners(
         redemption.account_id,
         "redemption_requested",
-        kind=events.REDEMPTION_REQUESTED,
+        kind=OutboxKind.REDEMPTION_REQUESTED,
         settings=settings,
         redemption=redemption,
         available=await available_credits(redemption.account_id),
@@ -49,14 +49,14 @@ async def redemption_approved(message: OutboxMessage, settings: Settings) -> lis
     learner = to_user(
         redemption.learner,
         "redemption_approved_learner",
-        kind=events.REDEMPTION_APPROVED,
+        kind=OutboxKind.REDEMPTION_APPROVED,
         settings=settings,
         redemption=redemption,
     )
     owners = await to_owners(
         redemption.account_id,
         "redemption_approved_owner",
-        kind=events.REDEMPTION_APPROVED,
+        kind=OutboxKind.REDEMPTION_APPROVED,
         settings=settings,
         redemption=redemption,
         decided_by=decided_by,
@@ -71,7 +71,7 @@ async def redemption_denied(message: OutboxMessage, settings: Settings) -> list[
     learner = to_user(
         redemption.learner,
         "redemption_denied",
-        kind=events.REDEMPTION_DENIED,
+        kind=OutboxKind.REDEMPTION_DENIED,
         settings=settings,
         redemption=redemption,
     )
@@ -83,7 +83,7 @@ async def redemption_cancelled(message: OutboxMessage, settings: Settings) -> li
     return await to_owners(
         redemption.account_id,
         "redemption_cancelled",
-        kind=events.REDEMPTION_CANCELLED,
+        kind=OutboxKind.REDEMPTION_CANCELLED,
         settings=settings,
         redemption=redemption,
         pending_url=links.redemptions(settings, "PENDING"),
@@ -96,7 +96,7 @@ async def redemption_reversed(message: OutboxMessage, settings: Settings) -> lis
     learner = to_user(
         redemption.learner,
         "redemption_reversed_learner",
-        kind=events.REDEMPTION_REVERSED,
+        kind=OutboxKind.REDEMPTION_REVERSED,
         settings=settings,
         redemption=redemption,
         reason=reason,
@@ -104,7 +104,7 @@ async def redemption_reversed(message: OutboxMessage, settings: Settings) -> lis
     owners = await to_owners(
         redemption.account_id,
         "redemption_reversed_owner",
-        kind=events.REDEMPTION_REVERSED,
+        kind=OutboxKind.REDEMPTION_REVERSED,
         settings=settings,
         redemption=redemption,
         reason=reason,

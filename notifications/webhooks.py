@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ledger import events
+from ledger.events import OutboxKind
 from models import Account, OutboxMessage, WebhookEndpoint
 from notifications.emails import Email
 from notifications.recipients import to_owners
@@ -15,7 +15,7 @@ async def webhook_endpoint_disabled(message: OutboxMessage, settings: Settings) 
     return await to_owners(
         account.id,
         "webhook_endpoint_disabled",
-        kind=events.WEBHOOK_ENDPOINT_DISABLED,
+        kind=OutboxKind.WEBHOOK_ENDPOINT_DISABLED,
         settings=settings,
         account=account,
         endpoint=endpoint,

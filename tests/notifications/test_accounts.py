@@ -1,6 +1,6 @@
-from ledger import events
 from ledger.accounts import display_code, rotate_code
 from ledger.actors import Actor
+from ledger.events import OutboxKind
 from models import Account, OutboxMessage, QuoteRequest, QuoteStatus
 from notifications import build_emails
 from tests.notifications import factories as f
@@ -12,7 +12,7 @@ PORTAL = "https://portal.example.com"
 async def test_purchase_paid_tells_every_owner_what_was_bought_and_how_to_use_it(clock):
     team = await f.team()
     await f.buy(team, credits=20_000)
-    emails = await build_emails(await f.latest(events.PURCHASE_PAID), settings=SETTINGS)
+    emails = await build_emails(await f.latest(OutboxKind.PURCHASE_PAID), settings=SETTINGS)
 
     assert [e.to for e in emails] == f.OWNERS  # the invited owner Ivy included
     code = display_code(team.account)
@@ -33,7 +33,7 @@ async def test_purchase_paid_tells_every_owner_what_was_bought_and_how_to_use_it
 async def test_purchase_paid_by_invoice_names_the_invoice(clock):
     team = await f.team()
     await f.pay_invoice(team, credits=5_000, invoice_number="INV-2026-001")
-    emails = await build_emails(await f.latest(events.PURCHASE_PAID), settings=SETTINGS)
+    emails = await build_emails(await f.latest(OutboxKind.PURCHASE_PAID), settings=SETTINGS)
     assert len(emails) == 3
     assert "$5,000.00" in emails[0].text
     assert "by invoice INV-2026-001" in emails[0].text
@@ -43,7 +43,7 @@ async def test_a_new_owner_learns_who_added_them_to_which_account(clock):
     team = await f.team()
     messages = [
         m
-        for m in await OutboxMessage.filter(kind=events.OWNER_ADDED).order_by("id")
+        for m in await OutboxMessage.filter(kind=OutboxKind.OWNER_ADDED).order_by("id")
         if m.payload["user_id"] == team.ivy.id
     ]
     emails = await build_emails(messages[0], settings=SETTINGS)
@@ -59,7 +59,7 @@ async def test_code_rotation_sends_the_new_code_to_all_owners(clock):
     old = display_code(team.account)
     await rotate_code(actor=Actor(user=team.bob), account_id=None)
     new = display_code(await Account.get(id=team.account.id))
-    emails = await build_emails(await f.latest(events.CODE_ROTATED), settings=SETTINGS)
+    emails = await build_emails(await f.latest(OutboxKind.CODE_ROTATED), settings=SETTINGS)
     assert [e.to for e in emails] == f.OWNERS
     for email in emails:
         assert new in email.text and new in email.html
@@ -81,7 +81,7 @@ async def test_a_quote_request_goes_to_the_support_mailbox(clock):
         status=QuoteStatus.OPEN,
         created_at=clock(),
     )
-    message = await f.message(events.QUOTE_REQUESTED, quote_id=quote.id)
+    message = await f.message(OutboxKind.QUOTE_REQUESTED, quote_id=quote.id)
     emails = await build_emails(message, settings=f.mail_settings(support_email="quotes@x.example"))
     (email,) = emails
     assert email.to == "quotes@x.example"

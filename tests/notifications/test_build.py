@@ -1,6 +1,6 @@
 import pytest
 
-from ledger import events
+from ledger.events import OutboxKind
 from models import OutboxMessage, RedemptionStatus
 from notifications import UnknownKind, build_emails
 from notifications.build import BUILDERS
@@ -10,7 +10,7 @@ SETTINGS = f.mail_settings()
 
 
 def test_every_outbox_kind_has_an_email():
-    kinds = {value for name, value in vars(events).items() if name.isupper()}
+    kinds = set(OutboxKind)
     assert kinds == set(BUILDERS)
 
 
@@ -28,7 +28,7 @@ async def test_one_email_per_address_the_learner_copy_first(clock):
     row = await f.redemption(
         team, by=team.ann, of=course, status=RedemptionStatus.APPROVED, decided_by=team.bob
     )
-    message = await f.message(events.REDEMPTION_APPROVED, redemption_id=row.id)
+    message = await f.message(OutboxKind.REDEMPTION_APPROVED, redemption_id=row.id)
     emails = await build_emails(message, settings=SETTINGS)
     assert [e.to for e in emails] == f.OWNERS
     assert "Your request to redeem 150 training credits" in emails[0].text

@@ -1,6 +1,6 @@
 from datetime import UTC, datetime
 
-from ledger import events
+from ledger.events import OutboxKind
 from ledger.users import sign_in
 from models import Lot
 from notifications import build_emails
@@ -17,7 +17,7 @@ async def test_an_extension_tells_owners_the_old_and_new_dates_and_why(clock):
     entry = await f.extend(
         lot, datetime(2027, 6, 1, 9, 0, tzinfo=UTC), by=sam, reason="Team was on leave"
     )
-    message = await f.message(events.LOT_EXTENDED, lot_id=lot.id, entry_id=entry.id)
+    message = await f.message(OutboxKind.LOT_EXTENDED, lot_id=lot.id, entry_id=entry.id)
     emails = await build_emails(message, settings=SETTINGS)
     assert [e.to for e in emails] == f.OWNERS
     text = emails[0].text
@@ -37,7 +37,7 @@ async def test_expiry_reminders_list_the_lots_that_still_hold_credits(clock):
     first, second, spent = await Lot.all().order_by("id")
     await Lot.filter(id=spent.id).update(remaining=0)
     message = await f.message(
-        events.CREDITS_EXPIRING,
+        OutboxKind.CREDITS_EXPIRING,
         account_id=team.account.id,
         threshold_days=30,
         lot_ids=[first.id, second.id, spent.id],
@@ -57,7 +57,7 @@ async def test_no_reminder_when_nothing_is_left_to_expire(clock):
     lot = await Lot.get()
     await Lot.filter(id=lot.id).update(remaining=0)
     message = await f.message(
-        events.CREDITS_EXPIRING, account_id=team.account.id, threshold_days=7, lot_ids=[lot.id]
+        OutboxKind.CREDITS_EXPIRING, account_id=team.account.id, threshold_days=7, lot_ids=[lot.id]
     )
     assert await build_emails(message, settings=SETTINGS) == []
 
@@ -69,7 +69,7 @@ async def test_an_expiry_tells_owners_what_expired(clock):
     clock.set(datetime(2027, 3, 2, 0, 15, tzinfo=UTC))
     entry = await f.expire(lot)
     message = await f.message(
-        events.CREDITS_EXPIRED, account_id=team.account.id, entry_ids=[entry.id]
+        OutboxKind.CREDITS_EXPIRED, account_id=team.account.id, entry_ids=[entry.id]
     )
     emails = await build_emails(message, settings=SETTINGS)
     assert [e.to for e in emails] == f.OWNERS

@@ -1,4 +1,4 @@
-from ledger import events
+from ledger.events import OutboxKind
 from models import RedemptionStatus
 from notifications import build_emails
 from tests.notifications import factories as f
@@ -21,7 +21,7 @@ async def _setup(status=RedemptionStatus.PENDING, *, decided_by=None, reason=Non
 
 async def test_a_waiting_request_asks_every_owner_to_decide(clock):
     _, row = await _setup()
-    message = await f.message(events.REDEMPTION_REQUESTED, redemption_id=row.id)
+    message = await f.message(OutboxKind.REDEMPTION_REQUESTED, redemption_id=row.id)
     emails = await build_emails(message, settings=SETTINGS)
     assert [e.to for e in emails] == f.OWNERS
     for email in emails:
@@ -40,7 +40,7 @@ async def test_the_learner_gets_the_approval_sentence_and_owners_a_copy(clock):
     row = await f.redemption(
         team, by=lea, of=course, status=RedemptionStatus.APPROVED, decided_by=team.bob
     )
-    message = await f.message(events.REDEMPTION_APPROVED, redemption_id=row.id)
+    message = await f.message(OutboxKind.REDEMPTION_APPROVED, redemption_id=row.id)
     learner, *owners = await build_emails(message, settings=SETTINGS)
 
     sentence = (
@@ -59,7 +59,7 @@ async def test_the_learner_gets_the_approval_sentence_and_owners_a_copy(clock):
 
 async def test_a_learner_without_a_name_is_greeted_by_email_and_automatic_is_said(clock):
     _, row = await _setup(RedemptionStatus.APPROVED, name="")
-    message = await f.message(events.REDEMPTION_APPROVED, redemption_id=row.id)
+    message = await f.message(OutboxKind.REDEMPTION_APPROVED, redemption_id=row.id)
     learner, owner, *_ = await build_emails(message, settings=SETTINGS)
     assert (
         "Hello lea@example.org, Your request to redeem 150 training credits for "
@@ -70,7 +70,7 @@ async def test_a_learner_without_a_name_is_greeted_by_email_and_automatic_is_sai
 
 async def test_a_denial_tells_the_learner_why(clock):
     _, row = await _setup(RedemptionStatus.DENIED, reason="Not in this year's plan")
-    message = await f.message(events.REDEMPTION_DENIED, redemption_id=row.id)
+    message = await f.message(OutboxKind.REDEMPTION_DENIED, redemption_id=row.id)
     (email,) = await build_emails(message, settings=SETTINGS)
     assert email.to == "lea@example.org"
     assert "Data <Science> & You" in email.text
@@ -80,7 +80,7 @@ async def test_a_denial_tells_the_learner_why(clock):
 
 async def test_a_cancellation_tells_every_owner(clock):
     _, row = await _setup(RedemptionStatus.CANCELLED)
-    message = await f.message(events.REDEMPTION_CANCELLED, redemption_id=row.id)
+    message = await f.message(OutboxKind.REDEMPTION_CANCELLED, redemption_id=row.id)
     emails = await build_emails(message, settings=SETTINGS)
     assert [e.to for e in emails] == f.OWNERS
     assert "Lea Learner (lea@example.org) cancelled their request" in emails[0].text
@@ -89,7 +89,7 @@ async def test_a_cancellation_tells_every_owner(clock):
 async def test_a_reversal_tells_the_learner_and_the_owners_why(clock):
     _, row = await _setup(RedemptionStatus.REVERSED)
     message = await f.message(
-        events.REDEMPTION_REVERSED, redemption_id=row.id, reason="Course was cancelled"
+        OutboxKind.REDEMPTION_REVERSED, redemption_id=row.id, reason="Course was cancelled"
     )
     learner, *owners = await build_emails(message, settings=SETTINGS)
     assert learner.to == "lea@example.org"

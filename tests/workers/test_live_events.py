@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ledger import events
+from ledger.events import OutboxKind
 from ledger.live import LiveEvent, events_from_outbox
 from live.feed import Hub, Overflow
 from tests.databases import postgres_url
@@ -46,7 +46,7 @@ async def test_the_relay_publishes_each_committed_row_once(clock) -> None:
     team = await f.team()
     await f.buy(team)
     pending = await f.redemption(team, by=await f.learner(), of=await f.course())
-    await f.message(events.REDEMPTION_REQUESTED, redemption_id=pending.id)
+    await f.message(OutboxKind.REDEMPTION_REQUESTED, redemption_id=pending.id)
 
     live = Published()
     await relay_once(Recorder(), settings=settings, live=live)
@@ -64,7 +64,7 @@ async def test_the_relay_publishes_each_committed_row_once(clock) -> None:
 
 
 async def test_an_event_of_a_redemption_that_is_gone_is_left_out(clock) -> None:
-    message = await f.message(events.REDEMPTION_DENIED, redemption_id=999_999)
+    message = await f.message(OutboxKind.REDEMPTION_DENIED, redemption_id=999_999)
     assert await events_from_outbox([message]) == []
 
 

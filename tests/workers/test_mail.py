@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from ledger import events
+from ledger.events import OutboxKind
 from models import EmailDelivery, JobLease, OutboxMessage, Ownership, RedemptionStatus, User
 from tests.notifications import factories as f
 from workers.mail import (
@@ -24,7 +24,7 @@ SENTENCE = (
 async def _purchase_paid() -> OutboxMessage:
     team = await f.team()
     await f.buy(team)
-    return await f.latest(events.PURCHASE_PAID)
+    return await f.latest(OutboxKind.PURCHASE_PAID)
 
 
 async def _row(message: OutboxMessage) -> OutboxMessage:
@@ -73,7 +73,7 @@ async def test_the_learner_gets_the_approval_sentence(clock, smtp):
     row = await f.redemption(
         team, by=lea, of=course, status=RedemptionStatus.APPROVED, decided_by=team.bob
     )
-    message = await f.message(events.REDEMPTION_APPROVED, redemption_id=row.id)
+    message = await f.message(OutboxKind.REDEMPTION_APPROVED, redemption_id=row.id)
     await deliver(message.id, settings=smtp.settings())
 
     (received,) = smtp.inbox.to("lea@example.org")
@@ -182,7 +182,7 @@ async def test_simultaneous_deliveries_email_each_owner_once(clock, smtp):
 
 async def test_a_message_whose_rows_are_gone_fails_for_good(clock, smtp):
     team = await f.team()
-    message = await f.message(events.PURCHASE_PAID, account_id=team.account.id, purchase_id=999)
+    message = await f.message(OutboxKind.PURCHASE_PAID, account_id=team.account.id, purchase_id=999)
     with pytest.raises(PermanentDeliveryError):
         await deliver(message.id, settings=smtp.settings())
     row = await _row(message)
@@ -192,7 +192,7 @@ async def test_a_message_whose_rows_are_gone_fails_for_good(clock, smtp):
 async def test_nothing_to_send_still_completes_the_message(clock, smtp):
     team = await f.team()
     message = await f.message(
-        events.CREDITS_EXPIRING, account_id=team.account.id, threshold_days=7, lot_ids=[]
+        OutboxKind.CREDITS_EXPIRING, account_id=team.account.id, threshold_days=7, lot_ids=[]
     )
     report = await deliver(message.id, settings=smtp.settings())
     assert report.sent == [] and (await _row(message)).delivered_at == clock()
@@ -209,7 +209,7 @@ async def test_names_and_titles_beyond_ascii_arrive_intact(clock, smtp):
     zoe = await f.learner("zoe@example.org", "Zoë Ünal")
     course = await f.course("Café Analytics — Ω", price=150)
     row = await f.redemption(team, by=zoe, of=course, status=RedemptionStatus.APPROVED)
-    message = await f.message(events.REDEMPTION_APPROVED, redemption_id=row.id)
+    message = await f.message(OutboxKind.REDEMPTION_APPROVED, redemption_id=row.id)
     await deliver(message.id, settings=smtp.settings())
 
     (received,) = smtp.inbox.to("zoe@example.org")
@@ -226,7 +226,7 @@ async def test_an_address_that_cannot_be_a_header_fails_alone(clock, smtp):
     odd = await User.create(email="odd@example.com\nBcc: x@evil.example", created_at=clock())
     await Ownership.create(account=team.account, user=odd, created_at=clock())
     await f.buy(team)
-    message = await f.latest(events.PURCHASE_PAID)
+    message = await f.latest(OutboxKind.PURCHASE_PAID)
     with pytest.raises(PermanentDeliveryError):
         await deliver(message.id, settings=smtp.settings())
     assert smtp.inbox.recipients() == f.OWNERS

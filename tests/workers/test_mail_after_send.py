@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tortoise.exceptions import OperationalError
 
-from ledger import events
+from ledger.events import OutboxKind
 from models import EmailDelivery, JobLease, OutboxMessage
 from tests.notifications import factories as f
 from workers import mail
@@ -15,7 +15,7 @@ async def test_a_failed_sent_record_is_retried_and_nobody_is_emailed_twice(
 ):
     team = await f.team()
     await f.buy(team)
-    message = await f.latest(events.PURCHASE_PAID)
+    message = await f.latest(OutboxKind.PURCHASE_PAID)
     real_create = EmailDelivery.create
     failures = {"left": 2}
 

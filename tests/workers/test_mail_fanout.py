@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from ledger import clock as ledger_clock
-from ledger import events
+from ledger.events import OutboxKind
 from models import EmailDelivery, Ownership, User
 from tests.notifications import factories as f
 from workers import mail
@@ -24,7 +24,7 @@ async def _owners_notification():  # type: ignore[no-untyped-def]
         )
         await Ownership.create(account=team.account, user=user, created_at=now)
     await f.buy(team)
-    return await f.latest(events.PURCHASE_PAID)
+    return await f.latest(OutboxKind.PURCHASE_PAID)
 
 
 async def test_a_notification_to_200_owners_emails_each_once_in_few_statements(

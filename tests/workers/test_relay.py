@@ -14,7 +14,7 @@ import httpx
 import pytest
 import redis
 
-from ledger import events
+from ledger.events import OutboxKind
 from ledger.outbox import list_undelivered
 from models import OutboxMessage
 from tests.helpers import asgi_app
@@ -41,7 +41,7 @@ class Recorder:
 async def _purchase_paid() -> OutboxMessage:
     team = await f.team()
     await f.buy(team)
-    return await f.latest(events.PURCHASE_PAID)
+    return await f.latest(OutboxKind.PURCHASE_PAID)
 
 
 async def test_a_row_the_broker_lost_is_handed_over_again_after_the_grace(clock, smtp):

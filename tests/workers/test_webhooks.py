@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from ledger import events, webhook_deliveries
+from ledger import webhook_deliveries
 from ledger.actors import Actor
 from ledger.errors import InvalidInput
+from ledger.events import OutboxKind
 from ledger.webhook_targets import TargetRefused, pin
 from ledger.webhooks import create_endpoint
 from models import OutboxMessage, User, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint
@@ -199,7 +200,7 @@ async def test_persistent_failure_disables_the_endpoint_and_emails_the_owners(
     await pump(settings, settled)
     assert len(receiver.received) == sent  # nothing more is sent to it
 
-    message = await OutboxMessage.get(kind=events.WEBHOOK_ENDPOINT_DISABLED)
+    message = await OutboxMessage.get(kind=OutboxKind.WEBHOOK_ENDPOINT_DISABLED)
     (email,) = await build_emails(message, settings=settings)
     assert email.to == "ann@example.com" and receiver.url() in email.text
 
