@@ -42,9 +42,20 @@ class Payload:
     @classmethod
     def result_type(cls) -> type[FromModel]:
         """The type of what the mutation changed (or made)."""
+        return _result_type(cls)
+
+
+_RESULT_TYPES: dict[type, type[FromModel]] = {}
+
+
+def _result_type(cls: type[Payload]) -> type[FromModel]:
+    """Found once per payload: resolving the annotations costs ~0.1 ms a mutation."""
+    found = _RESULT_TYPES.get(cls)
+    if found is None:
         hint = typing.get_type_hints(cls)[cls.result_name]
         (result,) = [t for t in typing.get_args(hint) if t is not type(None)]
-        return typing.cast(type[FromModel], result)
+        found = _RESULT_TYPES[cls] = typing.cast(type[FromModel], result)
+    return found
 
 
 P = TypeVar("P", bound=Payload)
