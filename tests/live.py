@@ -83,15 +83,39 @@ def live_server(
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    try:
+    with stopped_after(process):
         wait_until_ready(base, process, log_path, within=30)
         yield base
+
+
+@contextmanager
+def stopped_after(process: subprocess.Popen[bytes], *, within: float = 15) -> Iterator[None]:
+    """Terminate `process` on the way out, and kill it if it has not stopped `within`."""
+    try:
+        yield
     finally:
         process.terminate()
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=within)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextmanager
+def credits_worker(
+    db_url: str, env: dict[str, str], log_path: Path, *, processes: int, threads: int = 2
+) -> Iterator[None]:
+    """`credits worker` on `db_url` with `env` (REDIS_URL…), for the duration."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "cli", "worker", "--processes", str(processes),
+         "--threads", str(threads)],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": db_url, **env},
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    with stopped_after(worker, within=20):
+        yield
 
 
 class LoggedServer:

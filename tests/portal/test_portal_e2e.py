@@ -27,7 +27,7 @@ import pytest
 
 from tests.databases import postgres_url, scratch_database
 from tests.helpers import buy, create_account, make_client, redeem, upsert_course
-from tests.live import free_port, wait_until_ready
+from tests.live import free_port, stopped_after, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "portal" / "e2e" / "approve-live.mjs"
@@ -77,15 +77,9 @@ def portal_server(tmp_path: Path) -> Iterator[str]:
             stdout=log_path.open("wb"),
             stderr=subprocess.STDOUT,
         )
-        try:
+        with stopped_after(process):
             wait_until_ready(base, process, log_path, within=60)
             yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 @pytest.fixture

@@ -5,10 +5,7 @@ each of their own subscribers."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +17,7 @@ from ledger.live import LiveEvent, events_from_outbox
 from live.feed import Hub, Overflow
 from tests.databases import postgres_url
 from tests.helpers import buy, create_account, make_client, redeem, upsert_course
-from tests.live import live_server
+from tests.live import credits_worker, live_server
 from tests.notifications import factories as f
 from tests.workers.redis_server import RedisServer
 from tests.workers.test_relay import Recorder
@@ -98,26 +95,14 @@ def two_servers(db: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
         "OUTBOX_POLL_SECONDS": "0.1",
         "MAIL_DIR": str(tmp_path / "mail"),
     }
-    log = (tmp_path / "worker.log").open("wb")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "cli", "worker", "--processes", "2", "--threads", "2"],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": db, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     try:
         with (
+            credits_worker(db, env, tmp_path / "worker.log", processes=2),
             live_server(db, workers=1, extra_env=env) as first,
             live_server(db, workers=1, extra_env=env) as second,
         ):
             yield first, second
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
         redis.stop()
 
 

@@ -13,10 +13,7 @@ reads a real SMTP server's inbox.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +23,7 @@ import pytest
 from models import OutboxMessage
 from tests.databases import postgres_url
 from tests.helpers import buy, create_account, make_client, redeem, upsert_course
-from tests.live import live_server
+from tests.live import credits_worker, live_server
 from tests.workers.redis_server import RedisServer
 from tests.workers.smtp_server import SmtpServer
 
@@ -77,23 +74,13 @@ def service(mode: str, db: str, smtp: SmtpServer, tmp_path: Path) -> Iterator[st
     redis = RedisServer()
     redis.start()
     env["REDIS_URL"] = redis.url
-    log = (tmp_path / "worker.log").open("wb")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "cli", "worker", "--processes", "1", "--threads", "2"],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": db, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     try:
-        with live_server(db, workers=1, extra_env=env) as base:
+        with (
+            credits_worker(db, env, tmp_path / "worker.log", processes=1),
+            live_server(db, workers=1, extra_env=env) as base,
+        ):
             yield base
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
         redis.stop()
 
 
