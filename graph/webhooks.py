@@ -10,7 +10,7 @@ import strawberry
 import models
 from graph.enums import WebhookDeliveryStatus, WebhookEventType
 from graph.inputs import ACCOUNT_ID
-from graph.payloads import ERRORS, Payload
+from graph.payloads import ERRORS, Payload, payload
 from graph.types import NodeType, UserError
 from ledger import webhooks
 from ledger.webhooks import CreatedEndpoint
@@ -183,38 +183,25 @@ class CreateWebhookEndpointPayload(Payload):
         return cls(webhook_endpoint=None, signing_secret=None, errors=errors)
 
 
-@strawberry.type(description="What `updateWebhookEndpoint` answers.")
+@payload("updateWebhookEndpoint", "The endpoint as it is now.")
 class UpdateWebhookEndpointPayload(Payload):
-    result_name: ClassVar[str] = "webhook_endpoint"
-    webhook_endpoint: WebhookEndpoint | None = strawberry.field(
-        description="The endpoint as it is now. Null when refused."
-    )
-    errors: list[UserError] = strawberry.field(description=ERRORS)
+    webhook_endpoint: WebhookEndpoint | None
 
 
-@strawberry.type(description="What `deleteWebhookEndpoint` answers.")
+@payload("deleteWebhookEndpoint", "The endpoint as it was before it was deleted.")
 class DeleteWebhookEndpointPayload(Payload):
-    result_name: ClassVar[str] = "webhook_endpoint"
-    webhook_endpoint: WebhookEndpoint | None = strawberry.field(
-        description="The endpoint as it was before it was deleted. Null when refused."
-    )
-    errors: list[UserError] = strawberry.field(description=ERRORS)
+    webhook_endpoint: WebhookEndpoint | None
 
 
-@strawberry.type(description="What `pingWebhookEndpoint` answers.")
+@payload(
+    "pingWebhookEndpoint",
+    "The ping's delivery, PENDING: read it back with `webhookDeliveries` or `node` to see "
+    "the answer.",
+)
 class PingWebhookEndpointPayload(Payload):
-    result_name: ClassVar[str] = "webhook_delivery"
-    webhook_delivery: WebhookDelivery | None = strawberry.field(
-        description="The ping's delivery, PENDING: read it back with `webhookDeliveries` or "
-        "`node` to see the answer. Null when refused."
-    )
-    errors: list[UserError] = strawberry.field(description=ERRORS)
+    webhook_delivery: WebhookDelivery | None
 
 
-@strawberry.type(description="What `redeliverWebhook` answers.")
+@payload("redeliverWebhook", "The delivery, PENDING again and due now.")
 class RedeliverWebhookPayload(Payload):
-    result_name: ClassVar[str] = "webhook_delivery"
-    webhook_delivery: WebhookDelivery | None = strawberry.field(
-        description="The delivery, PENDING again and due now. Null when refused."
-    )
-    errors: list[UserError] = strawberry.field(description=ERRORS)
+    webhook_delivery: WebhookDelivery | None
