@@ -147,9 +147,9 @@ class Compiler:
                 gid = code.constant(to_global_id)
                 code.item(key, f"{gid}({shape.type!r}, r[{prefix + 'id'!r}])")
             elif isinstance(shape, Computed):
-                compute = code.constant(shape.compute)
-                row = "r" if not prefix else code.constant(_Prefixed(prefix)) + "(r)"
-                code.item(key, f"{compute}({row}, env)")
+                if prefix:
+                    raise NotCovered("a computed field of a joined row")
+                code.item(key, f"{code.constant(shape.compute)}(r, env)")
             elif isinstance(shape, Embedded):
                 if prefix:
                     raise NotCovered("an object joined into a joined row")
@@ -172,17 +172,6 @@ class Compiler:
 
 def _never(row: Row, index: int, linked: dict[str, list[Any]], env: Env) -> dict[str, Any]:
     raise AssertionError("a plan used before it was built")
-
-
-class _Prefixed:
-    """A joined row's columns under their own names, for computed fields."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-
-    def __call__(self, row: Row) -> Row:
-        size = len(self.prefix)
-        return {k[size:]: v for k, v in row.items() if k.startswith(self.prefix)}
 
 
 def _present(value: Any) -> Any:
