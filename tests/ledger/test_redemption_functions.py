@@ -152,9 +152,10 @@ async def test_an_approval_that_waited_for_the_account_sees_what_its_holder_drew
 
 
 async def test_a_redemption_decides_at_the_time_it_holds_the_account(db, clock):
-    """The Python path reads the clock once it holds the account lock (`_record_request`):
-    its `now` is never earlier than that of the transaction it waited for. Here real time
-    passes the first lot's expiry while the redemption waits for the lock."""
+    """The Python path reads the clock once it holds the account lock (`_record_request`);
+    `credits_redeem` decides no earlier than the account's last entry (migration 0011):
+    either way its `now` is never earlier than that of the transaction it waited for.
+    Here real time passes the first lot's expiry while the redemption waits for the lock."""
     _, account, course = await _shop(
         clock, [100, 100], mode=ApprovalMode.AUTOMATIC, price=50, days_apart=30
     )
@@ -229,13 +230,26 @@ class _SchemaEditor:
         self.client = connections.get("default")
 
 
-async def test_migration_0010_restores_and_replaces_the_code_check(clock):
-    later = importlib.import_module("models.migrations.0010_redeem_code_check")
+async def test_migrations_0010_and_0011_restore_and_replace_the_function(clock):
+    """Down, each migration puts back the function before it; up, its own."""
+    code_check, own_time = (
+        importlib.import_module(f"models.migrations.{name}")
+        for name in ("0010_redeem_code_check", "0011_redeem_without_a_lock_round_trip")
+    )
     source = "SELECT prosrc FROM pg_proc WHERE proname = 'credits_redeem'"
-    assert "IS DISTINCT FROM p_code_hash" in (await fetch(source))[0]["prosrc"]
-    await later.restore_function(None, _SchemaEditor())
+
+    async def function() -> str:
+        return str((await fetch(source))[0]["prosrc"])
+
+    assert "GREATEST(p_now" in await function()
+    await own_time.restore_function(None, _SchemaEditor())
     try:
-        assert "code_hash <> p_code_hash" in (await fetch(source))[0]["prosrc"]
+        assert "GREATEST(p_now" not in await function()
+        assert "IS DISTINCT FROM p_code_hash" in await function()
+        await code_check.restore_function(None, _SchemaEditor())
+        assert "code_hash <> p_code_hash" in await function()
     finally:
-        await later.replace_function(None, _SchemaEditor())
-    assert "IS DISTINCT FROM p_code_hash" in (await fetch(source))[0]["prosrc"]
+        await code_check.replace_function(None, _SchemaEditor())
+        await own_time.replace_function(None, _SchemaEditor())
+    assert "GREATEST(p_now" in await function()
+    assert "IS DISTINCT FROM p_code_hash" in await function()

@@ -37,7 +37,10 @@ from tests.databases import postgres_url
 from tests.invariants import assert_ledger_invariants
 
 migration = importlib.import_module("models.migrations.0008_redemptions_in_one_statement")
-later_migration = importlib.import_module("models.migrations.0010_redeem_code_check")
+later_migrations = [
+    importlib.import_module(f"models.migrations.{name}")
+    for name in ("0010_redeem_code_check", "0011_redeem_without_a_lock_round_trip")
+]
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 postgres_only = pytest.mark.skipif(postgres_url() is None, reason="PostgreSQL's functions")
@@ -241,7 +244,8 @@ async def test_the_migration_drops_and_makes_its_functions(clock):
         assert await _sql(names) == []
     finally:
         await migration.create_functions(None, _SchemaEditor())
-        await later_migration.replace_function(None, _SchemaEditor())  # as migrated
+        for later in later_migrations:  # as migrated
+            await later.replace_function(None, _SchemaEditor())
     assert [r["proname"] for r in await _sql(names)] == made
 
 
