@@ -1,6 +1,7 @@
-"""The compiled read path: a query document the plans cover is answered without
-graphql-core's per-field work; any other request, and any request that would answer an
-error, goes to the reference executor, unchanged (decision 27).
+"""The compiled path: a query document the plans cover, or one covered mutation
+(`compiled.mutations`: `redeemCredits`), is answered without graphql-core's per-field
+work; any other request, and any request that would answer an error, goes to the
+reference executor, unchanged (decisions 27 and 32).
 
 A document is parsed and validated once, with the reference executor's own rules and
 limits, and cached by its text; a plan is cached by the text, the operation and the
@@ -20,6 +21,7 @@ from graphql import (
     DocumentNode,
     FragmentDefinitionNode,
     GraphQLError,
+    GraphQLObjectType,
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
@@ -30,11 +32,12 @@ from graphql import (
     validate,
     visit,
 )
-from graphql.execution.collect_fields import FragmentDetails, collect_fields
+from graphql.execution.collect_fields import FieldDetails, FragmentDetails, collect_fields
 from graphql.execution.values import VariableValues, get_variable_values
 
 from compiled import roots
-from compiled.plan import Compiler, NotCovered, Plan, RootField, connection_answer
+from compiled.mutations import mutation_field
+from compiled.plan import Compiler, NotCovered, Plan, RootField, connection_answer, unwrap
 from compiled.shapes import Env, Fallback
 from graph.context import Context
 from ledger import clock
@@ -78,6 +81,7 @@ class Document:
 
 
 NOT_COVERED = object()
+COVERED_OPERATIONS = (OperationType.QUERY, OperationType.MUTATION)
 
 
 class _DirectiveVariables(Visitor):
@@ -122,7 +126,7 @@ class CompiledReads:
         if validate(self.schema, document, self.rules):
             return None
         operation = _operation(document, operation_name)
-        if operation is None or operation.operation is not OperationType.QUERY:
+        if operation is None or operation.operation not in COVERED_OPERATIONS:
             return None
         fragments = {
             d.name.value: FragmentDetails(d)
@@ -177,7 +181,8 @@ class CompiledReads:
             actor = await ctx.actor()
             if actor is None:
                 return None
-            data = await plan.run(Env(actor=actor, now=clock.now()), coerced)
+            env = Env(actor=actor, now=clock.now(), client_address=ctx.client_address)
+            data = await plan.run(env, coerced)
         except (Fallback, LedgerError, GraphQLError) as exc:
             log.debug("answered by the reference executor: %s", exc)
             return None
@@ -197,39 +202,45 @@ def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionN
 
 
 def _compile(schema: GraphQLSchema, document: Document, variables: VariableValues) -> Plan:
-    query = schema.query_type
-    if query is None:
-        raise NotCovered("no query type")
+    kind = document.operation.operation
+    root = schema.query_type if kind is OperationType.QUERY else schema.mutation_type
+    if root is None:
+        raise NotCovered(f"no {kind.value} type")
     compiler = Compiler(schema, document.fragments, variables, document.operation)
-    collected = collect_fields(schema, document.fragments, variables, query, document.operation)
+    collected = collect_fields(schema, document.fragments, variables, root, document.operation)
     if collected.new_defer_usages:
         raise NotCovered("@defer")
     fields: list[RootField] = []
-    for key, details in collected.grouped_field_set.items():
+    for key, found in collected.grouped_field_set.items():
+        details = list(found)
         node = details[0].node
-        name = node.name.value
-        if name == "__typename":
-            fields.append(RootField(key, None, node, _typename(query.name), _same))
-            continue
-        source = roots.ROOTS.get(name)
-        if source is None:
-            raise NotCovered(f"Query.{name}")
-        field_def = query.fields[name]
-        target = _unwrap(field_def.type)
-        if target.name.endswith("Connection"):
-            answer, counts = connection_answer(compiler, target, list(details))
-            fields.append(RootField(key, field_def, node, source, answer, counts))
+        if node.name.value == "__typename":
+            fields.append(RootField(key, None, node, _typename(root.name), _same))
+        elif kind is OperationType.MUTATION:
+            fields.append(mutation_field(compiler, root, key, details))
         else:
-            plan = compiler.object_plan(target, compiler.subfields(target, list(details)))
-            fields.append(RootField(key, field_def, node, source, _one(plan)))
+            fields.append(_query_field(compiler, root, key, details))
+    if kind is OperationType.MUTATION and sum(f.field_def is not None for f in fields) > 1:
+        raise NotCovered("several mutations in one operation")  # one rule run, or none
     name = document.operation.name.value if document.operation.name else "anonymous"
-    return Plan(fields, GRAPHQL_OPERATIONS.labels(name[:64], "query", "ok"))
+    return Plan(fields, GRAPHQL_OPERATIONS.labels(name[:64], kind.value, "ok"))
 
 
-def _unwrap(type_: Any) -> Any:
-    while hasattr(type_, "of_type"):
-        type_ = type_.of_type
-    return type_
+def _query_field(
+    compiler: Compiler, query: GraphQLObjectType, key: str, details: list[FieldDetails]
+) -> RootField:
+    node = details[0].node
+    name = node.name.value
+    source = roots.ROOTS.get(name)
+    if source is None:
+        raise NotCovered(f"Query.{name}")
+    field_def = query.fields[name]
+    target = unwrap(field_def.type)
+    if target.name.endswith("Connection"):
+        answer, counts = connection_answer(compiler, target, details)
+        return RootField(key, field_def, node, source, answer, counts)
+    plan = compiler.object_plan(target, compiler.subfields(target, details))
+    return RootField(key, field_def, node, source, _one(plan))
 
 
 def _one(plan: Any) -> Callable[[Any, Env], Any]:

@@ -52,6 +52,13 @@ class NotCovered(Exception):
     """The document asks for something the compiled path does not answer."""
 
 
+def unwrap(type_: Any) -> Any:
+    """The named type inside `T!`, `[T]`, `[T!]!`, …"""
+    while hasattr(type_, "of_type"):
+        type_ = type_.of_type
+    return type_
+
+
 def _named(type_: Any) -> tuple[Any, bool, bool]:
     """(the named type, non-null, list) of a field's type, for the shapes covered here:
     `T`, `T!`, `[T!]` and `[T!]!`."""

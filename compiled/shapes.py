@@ -21,6 +21,7 @@ from typing import Any
 from ledger import access, accounts, balances, reads
 from ledger.actors import Actor
 from ledger.balances import balance_of
+from ledger.errors import ErrorCode
 from ledger.reads import Row
 from models import Account, Draw, Lot, Redemption, User
 from models.enums import ApprovalMode, EntryKind, LotStatus, RedemptionStatus
@@ -37,6 +38,7 @@ class Env:
 
     actor: Actor
     now: datetime
+    client_address: str = ""  # the caller's, for the rules that count wrong codes by it
     _owned: dict[int, int | None] = field(default_factory=dict)
 
     async def owned_account(self, user_id: int) -> int | None:
@@ -260,6 +262,11 @@ TYPES: dict[str, dict[str, Field]] = {
             "Redemption", _linked_by(Redemption, "redemption_id", reads.REDEMPTION_JOINS)
         ),
         "actor": Linked("User", _linked_by(User, "actor_id")),
+    },
+    "UserError": {  # rows: `LedgerError.to_dict()`
+        "code": Column("code", _names(ErrorCode)),
+        "message": Column("message"),
+        "field": Column("field"),
     },
     "Viewer": {
         "user": within("User", "user"),

@@ -113,16 +113,25 @@ class Change(Generic[P]):
         """Answer the mutation for `input` (`fixed`: further arguments, passed as they are):
         the payload of the row the rule answers, or of the ledger error it raised."""
         actor = await actor_of(info)
-        try:
-            row = await self.rule(actor=actor, **self._arguments(input), **fixed)
-        except LedgerError as exc:
-            return self.payload.refused(user_errors(exc))
-        return self.payload.made(row)
-
-    def _arguments(self, input: object) -> dict[str, object]:
         given = {
             name: value for name, value in vars(input).items() if value is not strawberry.UNSET
         }
+        outcome = await self.outcome(actor, given, **fixed)
+        if isinstance(outcome, LedgerError):
+            return self.payload.refused(user_errors(outcome))
+        return self.payload.made(outcome)
+
+    async def outcome(
+        self, actor: Actor, given: dict[str, object], **fixed: object
+    ) -> object | LedgerError:
+        """What the rule answers for the input fields `given` (by their Python names), or
+        the ledger error it raised: the payload's content, for either executor."""
+        try:
+            return await self.rule(actor=actor, **self._arguments(given), **fixed)
+        except LedgerError as exc:
+            return exc
+
+    def _arguments(self, given: dict[str, object]) -> dict[str, object]:
         arguments = decoded_ids(given)
         if self.id_as is not None:
             acted_on = self.payload.result_type().__name__

@@ -586,3 +586,96 @@ async def test_paging_forward_and_backward_answers_alike(world: World, name: str
     backward = await _page_through(world, role, name, backward=True)
     assert forward == backward
     assert len(forward) >= 3
+
+
+# --- redeemCredits: compiled, and replayed by the other executor ---------------------------
+
+REDEEM_FIELDS = """__typename
+  redemption { __typename id status credits requestedAt decidedAt reason
+    course { id sku title priceCredits active } learner { id email name }
+    decidedBy { email } draws { credits lot { id remaining status } } }
+  errors { __typename code message field }"""
+REDEEM_DOCUMENTS = [
+    "mutation($input: RedeemCreditsInput!) { redeemCredits(input: $input) { "
+    + REDEEM_FIELDS
+    + " } }",
+    """mutation Checkout($code: String!, $course: ID!, $key: String!, $joined: Boolean!) {
+      paid: redeemCredits(input: {code: $code, courseId: $course, idempotencyKey: $key}) {
+        ...Paid refused: errors { code } } }
+    fragment Paid on RedeemCreditsPayload {
+      redemption { id status credits course @include(if: $joined) { title } } }""",
+]
+COURSES = "{ courses(includeInactive: true, first: 10) { edges { node { id sku } } } }"
+
+
+async def _redeem_case(world: World, name: str, key: str) -> tuple[str, dict[str, Any]]:
+    """(who asks, the input) of a checkout named `name`, on the seeded world at NOW: Ann's
+    account is MANUAL, approving up to 30 credits at once; Mallory's is AUTOMATIC."""
+    codes = {}
+    for role in ("owner", "stranger"):
+        answer, _ = await world.both(role, "{ viewer { account { redemptionCode } } }")
+        codes[role] = json.loads(answer.text)["data"]["viewer"]["account"]["redemptionCode"]
+    listed, _ = await world.both("support", COURSES)
+    courses = json.loads(listed.text)["data"]["courses"]["edges"]
+    course = {edge["node"]["sku"]: edge["node"]["id"] for edge in courses}
+    cases = {
+        "approved at once": ("learner", codes["owner"], course["ORC-30"]),
+        "pending": ("learner", codes["owner"], course["ORC-250"]),
+        "not covered": ("other learner", codes["stranger"], course["ORC-250"]),
+        "a wrong code": ("learner", "NOPE-NOPE-NOPE", course["ORC-30"]),
+        "a withdrawn course": ("learner", codes["owner"], course["ORC-OLD"]),
+        "not a course id": ("learner", codes["owner"], gid("Account", 1)),
+        "nobody": ("anonymous", codes["owner"], course["ORC-30"]),
+    }
+    role, code, course_id = cases[name]
+    if name == "not covered":  # Mallory's 260 credits cover one of two
+        first = {"code": code, "courseId": course_id, "idempotencyKey": f"{key}-first"}
+        await world.both(role, REDEEM_DOCUMENTS[0], {"input": first})
+    return role, {"code": code, "courseId": course_id, "idempotencyKey": key}
+
+
+@pytest.mark.parametrize("compiled_first", [True, False], ids=["compiled", "reference"])
+@pytest.mark.parametrize("number", range(len(REDEEM_DOCUMENTS)))
+@pytest.mark.parametrize(
+    "case",
+    [
+        "approved at once",
+        "pending",
+        "not covered",
+        "a wrong code",
+        "a withdrawn course",
+        "not a course id",
+        "nobody",
+    ],
+)
+async def test_redeem_credits_answers_alike(
+    world: World, case: str, number: int, compiled_first: bool
+) -> None:
+    """A checkout through one executor, then the same request (the same idempotency key)
+    through the other: the second replays the first's answer, or refuses alike, so the
+    two answers must be the same JSON. The compiled one answers every signed-in call."""
+    world.tokens["other learner"] = world.tokens.get("other learner") or mint_token(
+        email=PEOPLE["other learner"][0], name=PEOPLE["other learner"][1]
+    )
+    role, given = await _redeem_case(world, case, f"{case}-{number}-{compiled_first}")
+    document = REDEEM_DOCUMENTS[number]
+    variables: dict[str, Any] = {"input": given}
+    if number == 1:
+        variables = {"code": given["code"], "course": given["courseId"],
+                     "key": given["idempotencyKey"], "joined": compiled_first}  # fmt: skip
+    world.sent += 1
+    order = (
+        (world.compiled, world.reference) if compiled_first else (world.reference, world.compiled)
+    )
+    first = await world._post(order[0], role, document, variables)
+    second = await world._post(order[1], role, document, variables)
+    compiled, reference = (first, second) if compiled_first else (second, first)
+    report = difference(role, document, variables, reference, compiled)
+    assert reference.same_as(compiled, document), report
+    assert not reference.compiled
+    assert compiled.compiled is (role != "anonymous"), report
+    body = json.loads(compiled.text)
+    if case in ("approved at once", "pending"):
+        status = "APPROVED" if case == "approved at once" else "PENDING"
+        (payload,) = body["data"].values()
+        assert payload.get("redemption", {}).get("status") == status, report

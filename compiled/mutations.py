@@ -1,0 +1,145 @@
+"""The mutations the compiled path answers: the hot ones, where graphql-core's and
+Strawberry's per-field work is most of a request's cost (`redeemCredits`: hundreds a
+second on one account at the start of a quarter; issue 14, decision 32).
+
+A covered mutation calls the ledger rule through its resolver's own `Change`
+(`resolvers.mutations`), so the arguments, the id decoding, the rule and its refusals are
+the reference executor's; only the answer is built here, by the same plans as the reads
+(`compiled.plan`), from the row the rule answered or from the ledger error it raised.
+Everything a plan needs is compiled before the rule runs, so a selection the plan does
+not cover goes to the reference executor with nothing done. Should building the answer
+still fail after the rule ran (a database error reading the result's course), the
+reference executor answers the request again: a covered mutation must be idempotent
+(`redeemCredits` takes a key, so the second run replays the first's answer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import GraphQLInputObjectType, GraphQLObjectType
+from graphql.execution.collect_fields import FieldDetails
+
+from compiled.plan import Compiler, NotCovered, ObjectPlan, RootField, unwrap
+from compiled.roots import row_of
+from compiled.shapes import TYPES, Embedded, Env
+from ledger import reads
+from ledger.errors import LedgerError
+from resolvers import mutations
+from resolvers.common import Change
+
+DEFINITION = "strawberry-definition"  # where Strawberry keeps a type's and a field's own
+
+
+@dataclass(frozen=True)
+class Covered:
+    """A mutation field: the resolver's `Change`, and its further arguments from the
+    request (the reference resolver's `fixed` ones)."""
+
+    change: Change[Any]
+    fixed: Callable[[Env], dict[str, object]] = lambda env: {}
+    joins: tuple[reads.Joined, ...] = ()  # read with the result when its plan embeds them
+
+
+MUTATIONS: dict[str, Covered] = {
+    "redeemCredits": Covered(
+        mutations.REDEEM_CREDITS,
+        lambda env: {"client_address": env.client_address},
+        reads.REDEMPTION_JOINS,
+    ),
+}
+
+
+def mutation_field(
+    compiler: Compiler, mutation: GraphQLObjectType, key: str, details: list[FieldDetails]
+) -> RootField:
+    """The plan of one covered mutation field: NotCovered before anything is done."""
+    node = details[0].node
+    name = node.name.value
+    covered = MUTATIONS.get(name)
+    if covered is None:
+        raise NotCovered(f"Mutation.{name}")
+    field_def = mutation.fields[name]
+    names = {
+        argument: _python_names(unwrap(definition.type))
+        for argument, definition in field_def.args.items()
+    }
+    payload = unwrap(field_def.type)
+    answer = _payload_answer(compiler, payload, details, covered.joins)
+
+    async def source(env: Env, arguments: dict[str, Any], count: bool) -> object:
+        given: dict[str, object] = {}
+        for argument, value in arguments.items():
+            given.update((names[argument][k], v) for k, v in value.items())
+        return await covered.change.outcome(env.actor, given, **covered.fixed(env))
+
+    return RootField(key, field_def, node, source, answer)
+
+
+def _python_names(input_type: Any) -> dict[str, str]:
+    """An input object's fields: GraphQL name → the Python name the rule takes. Only flat
+    inputs are covered (scalars and enums, which graphql-core already coerces)."""
+    if not isinstance(input_type, GraphQLInputObjectType):
+        raise NotCovered("an argument that is not an input object")
+    found = {}
+    for graphql_name, field in input_type.fields.items():
+        if isinstance(unwrap(field.type), GraphQLInputObjectType):
+            raise NotCovered("a nested input object")
+        found[graphql_name] = field.extensions[DEFINITION].python_name
+    return found
+
+
+def _payload_answer(
+    compiler: Compiler,
+    payload: GraphQLObjectType,
+    details: list[FieldDetails],
+    joins: tuple[reads.Joined, ...],
+) -> Callable[[Any, Env], Awaitable[dict[str, Any]]]:
+    """How to answer the payload's selection from the rule's row or its ledger error."""
+    parts: list[tuple[str, str, Any]] = []
+    embeds = False
+    for key, found in compiler.subfields(payload, details).items():
+        name = found[0].node.name.value
+        if name == "__typename":
+            parts.append((key, "typename", payload.name))
+            continue
+        target = unwrap(payload.fields[name].type)
+        subfields = compiler.subfields(target, found)
+        plan = compiler.object_plan(target, subfields)
+        if name == "errors":
+            parts.append((key, "errors", plan))
+        else:
+            shapes = TYPES[target.name]
+            embeds = embeds or any(
+                isinstance(shapes.get(f[0].node.name.value), Embedded) for f in subfields.values()
+            )
+            parts.append((key, "result", plan))
+
+    async def answer(outcome: Any, env: Env) -> dict[str, Any]:
+        refused = isinstance(outcome, LedgerError)
+        result = None if refused else await _row(outcome, joins if embeds else ())
+        errors = [outcome.to_dict()] if refused else []
+        built: dict[str, Any] = {}
+        for key, kind, extra in parts:
+            if kind == "typename":
+                built[key] = extra
+            elif kind == "errors":
+                built[key] = await _objects(extra, errors, env)
+            else:
+                built[key] = None if result is None else (await extra.objects([result], env))[0]
+        return built
+
+    return answer
+
+
+async def _row(model: Any, joins: tuple[reads.Joined, ...]) -> reads.Row:
+    """The rule's object as a row; with `joins`, read again with its joined rows."""
+    if not joins:
+        return row_of(model)
+    return (await reads.by_id(type(model), [model.id], joins))[model.id]
+
+
+async def _objects(plan: ObjectPlan, rows: list[Any], env: Env) -> list[dict[str, Any]]:
+    return await plan.objects(rows, env) if rows else []
