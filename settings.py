@@ -138,6 +138,10 @@ class Settings(BaseSettings):
     # A worker killed mid-delivery holds its message this long at most (renewed while
     # sending).
     mail_lease_seconds: float = Field(default=60, ge=1)
+    # Where each delivery notes the copies the SMTP server accepted before the database
+    # records them (decision 33); empty: a folder in the temporary directory named after
+    # the database. Workers on one machine share it.
+    mail_journal_dir: str = ""
 
     # Outgoing webhooks (decision 31): the time limit of one attempt; retries wait from the
     # minimum backoff, doubling up to the maximum, for as long as the retry window; a

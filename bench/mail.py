@@ -26,9 +26,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import email.utils
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiosmtplib
@@ -205,13 +207,15 @@ async def kill_and_restart(sink: Sink, url: str, args: argparse.Namespace, fanou
     sink.counters.reset()
     fast = {"MAIL_LEASE_SECONDS": "5", "OUTBOX_REDISPATCH_SECONDS": "5",
             "OUTBOX_SWEEP_SECONDS": "1", "MAIL_RETRY_MIN_BACKOFF_MS": "200"}  # fmt: skip
+    notes = Path(tempfile.mkdtemp(prefix="credits-mail-journal-"))  # decision 33
     with redis_server() as redis_url:
-        env = worker_env(sink, url, redis_url, **fast)
+        env = worker_env(sink, url, redis_url, **fast, MAIL_JOURNAL_DIR=str(notes))
         with Worker(env, WORKER_LOG, threads=args.threads) as first:
             if not await asyncio.to_thread(sink.wait_for, KILL_AT, timeout=args.timeout):
                 raise RuntimeError(f"the first worker never reached {KILL_AT}; see {WORKER_LOG}")
             first.kill9()
         at_kill = sink.counters.snapshot()[0]
+        noted_at_kill = _noted(notes)
         async with pg.tortoise_on(url):
             recorded_at_kill = await _deliveries(ids)
         with Worker(env, WORKER_LOG.with_name("mail-successor.log"), threads=args.threads) as nxt:
@@ -229,8 +233,18 @@ async def kill_and_restart(sink: Sink, url: str, args: argparse.Namespace, fanou
     return {
         "expected": expected, "received": count, "duplicates": duplicates,
         "lost": expected - (count - duplicates), "received_at_kill": at_kill,
-        "recorded_at_kill": recorded_at_kill, "recorded": recorded,
+        "recorded_at_kill": recorded_at_kill, "noted_in_journals_at_kill": noted_at_kill,
+        "recorded": recorded, "journals_left": len(_journals(notes)),
     }  # fmt: skip
+
+
+def _journals(directory: Path) -> list[Path]:
+    return list(directory.iterdir())
+
+
+def _noted(directory: Path) -> int:
+    """Recipients noted in the journals of deliveries under way (their header aside)."""
+    return sum(len(path.read_text().splitlines()) - 1 for path in _journals(directory))
 
 
 async def _deliveries(ids: list[int]) -> int:

@@ -30,7 +30,7 @@ from ledger import clock
 from models import EmailDelivery, JobLease, OutboxMessage
 from notifications import Email, build_emails
 from settings import Settings, get_settings
-from workers import compose
+from workers import compose, journal
 from workers.transport import SendError, Transport, transport_from_settings
 
 log = logging.getLogger("credits.mail")
@@ -160,6 +160,7 @@ class _Recorder:
         self.message_id = message_id
         self.waiting: list[str] = []
         self.writing = False
+        self.failed = False  # a group could not be written: the journal must stay
 
     async def sent(self, recipient: str) -> None:
         self.waiting.append(recipient)
@@ -170,6 +171,9 @@ class _Recorder:
             while self.waiting:
                 group, self.waiting = self.waiting, []
                 await _record_sent(self.message_id, group)
+        except BaseException:
+            self.failed = True
+            raise
         finally:
             self.writing = False
 
@@ -218,6 +222,7 @@ async def _send_all(
         except ValueError as exc:  # an address or header that cannot be sent
             failures.append((mail.recipient, SendError(f"cannot compose: {exc}", permanent=True)))
     recorder = _Recorder(message.id)
+    notes = journal.Journal.start(journal.directory_of(settings), message) if outgoing else None
     server_down = False
 
     async def send(mail: Email, raw: compose.RawEmail) -> None:
@@ -232,21 +237,27 @@ async def _send_all(
             failures.append((mail.recipient, exc))
             server_down = server_down or not exc.permanent
             return
+        if notes is not None:
+            notes.sent(mail.recipient)  # before anything else can be interrupted
         report.sent.append(mail.recipient)
         await recorder.sent(mail.recipient)
 
-    # The first copy alone: a server that is down fails once, not once per connection.
-    if outgoing:
-        await send(*outgoing[0])
     gate = asyncio.Semaphore(SENDS_AT_ONCE)
 
     async def send_gated(mail: Email, raw: compose.RawEmail) -> None:
         async with gate:
             await send(mail, raw)
 
-    results = await asyncio.gather(
-        *(send_gated(mail, raw) for mail, raw in outgoing[1:]), return_exceptions=True
-    )
+    try:
+        # The first copy alone: a server that is down fails once, not once per connection.
+        if outgoing:
+            await send(*outgoing[0])
+        results = await asyncio.gather(
+            *(send_gated(mail, raw) for mail, raw in outgoing[1:]), return_exceptions=True
+        )
+    finally:
+        if notes is not None:
+            notes.close(recorded=not recorder.failed)
     # A copy still being recorded by another sender has been written once gather ends.
     errors = [r for r in results if isinstance(r, BaseException)]
     if errors:
@@ -282,6 +293,7 @@ async def deliver(
         )
         if not attempting:  # delivered while this worker waited for the lease
             return DeliveryReport(message_id=message_id, already_delivered=True)
+        await journal.recover(journal.directory_of(settings), message, _record_sent)
         emails = await _emails_of(message, settings)
         report = await _send_all(
             message, emails, settings, transport or transport_from_settings(settings), lost

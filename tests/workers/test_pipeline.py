@@ -7,6 +7,7 @@ real SMTP server on loopback; the test drives the ledger and reads the SMTP inbo
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -243,7 +244,7 @@ async def test_a_worker_killed_mid_batch_loses_nobody_and_resends_only_unrecorde
     db, redis_server, smtp, tmp_path
 ):
     """kill -9 while one notification goes to 200 owners: the next worker emails everyone
-    the first did not record, and nobody else (decision 0028)."""
+    the first did not record or note in its journal, and nobody else (decisions 28, 33)."""
     ann = Actor(user=await sign_in(sub="ann", email="ann@example.com", name="Ann Owner"))
     account = await create_account(actor=ann, name="Data", approval_mode=ApprovalMode.MANUAL)
     now = account.created_at
@@ -253,8 +254,10 @@ async def test_a_worker_killed_mid_batch_loses_nobody_and_resends_only_unrecorde
     await rotate_code(actor=ann, account_id=account.id)
     rotated = await OutboxMessage.get(kind="code_rotated")
     smtp.inbox.delay = 0.05
+    notes = tmp_path / "journal"
     env = {**_worker_env(db, redis_server, smtp), "MAIL_LEASE_SECONDS": "2",
-           "OUTBOX_REDISPATCH_SECONDS": "2", "OUTBOX_SWEEP_SECONDS": "0.5"}  # fmt: skip
+           "OUTBOX_REDISPATCH_SECONDS": "2", "OUTBOX_SWEEP_SECONDS": "0.5",
+           "MAIL_JOURNAL_DIR": str(notes)}  # fmt: skip
     first = _start_worker(env, tmp_path / "killed.log", new_session=True)
     await _eventually(lambda: _received_at_least(smtp, 40))
     os.killpg(first.pid, signal.SIGKILL)
@@ -264,6 +267,10 @@ async def test_a_worker_killed_mid_batch_loses_nobody_and_resends_only_unrecorde
         await EmailDelivery.filter(message_id=rotated.id).values_list("recipient", flat=True)
     )
     assert 40 <= len(received_at_kill) < 200 and recorded_at_kill <= received_at_kill
+    noted_at_kill = {
+        json.loads(line) for path in notes.iterdir() for line in path.read_text().splitlines()[1:]
+    }
+    assert recorded_at_kill <= noted_at_kill <= received_at_kill
 
     smtp.inbox.delay = 0.0
     successor = _start_worker(env, tmp_path / "successor.log")
@@ -276,10 +283,11 @@ async def test_a_worker_killed_mid_batch_loses_nobody_and_resends_only_unrecorde
     owners = {"ann@example.com", *(f"owner{i:03}@example.com" for i in range(199))}
     assert set(copies) == owners  # nobody lost
     twice = {a for a in copies if copies.count(a) > 1}
-    # Only a copy the server accepted but the killed worker had not recorded yet can go
-    # out again (SMTP's at-least-once window); it keeps its Message-ID.
-    assert twice <= received_at_kill - recorded_at_kill, sorted(twice)
+    # Only a copy the server accepted but the killed worker had not yet read the answer
+    # for can go out again (SMTP's at-least-once window); it keeps its Message-ID.
+    assert twice <= received_at_kill - noted_at_kill, sorted(twice)
     assert await EmailDelivery.filter(message_id=rotated.id).count() == 200
+    assert list(notes.iterdir()) == []  # imported by the successor, then removed
 
 
 async def _received_at_least(smtp, count: int) -> bool:  # type: ignore[no-untyped-def]
