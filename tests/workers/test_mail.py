@@ -15,11 +15,6 @@ from workers.mail import (
     message_id_for,
 )
 
-SENTENCE = (
-    "Hello Lea Learner, Your request to redeem 150 training credits for "
-    "Data Science Fundamentals has been approved."
-)
-
 
 async def _purchase_paid() -> OutboxMessage:
     team = await f.team()
@@ -66,19 +61,12 @@ def test_the_message_id_is_the_same_for_the_same_message_and_recipient():
 
 
 async def test_the_learner_gets_the_approval_sentence(clock, smtp):
-    team = await f.team()
-    await f.buy(team)
-    lea = await f.learner()
-    course = await f.course("Data Science Fundamentals", price=150)
-    row = await f.redemption(
-        team, by=lea, of=course, status=RedemptionStatus.APPROVED, decided_by=team.bob
-    )
-    message = await f.message(OutboxKind.REDEMPTION_APPROVED, redemption_id=row.id)
+    message = await f.approved_redemption_message()
     await deliver(message.id, settings=smtp.settings())
 
     (received,) = smtp.inbox.to("lea@example.org")
-    assert SENTENCE in received.message.get_body(preferencelist=("plain",)).get_content()
-    assert SENTENCE.encode() in received.raw  # not split by the transfer encoding
+    assert f.APPROVED_SENTENCE in received.message.get_body(preferencelist=("plain",)).get_content()
+    assert f.APPROVED_SENTENCE.encode() in received.raw  # not split by the transfer encoding
     assert smtp.inbox.recipients() == sorted([*f.OWNERS, "lea@example.org"])
 
 
