@@ -22,9 +22,10 @@ from ledger.accounts import add_owner, create_account, display_code, rotate_code
 from ledger.actors import Actor
 from ledger.db import atomic
 from ledger.purchases import purchase_credits
-from ledger.redemptions import decide_redemptions, redeem_credits
+from ledger.redemptions import decide_redemptions
 from ledger.users import sign_in
 from models import ApprovalMode, Course, EmailDelivery, OutboxMessage, Ownership, User
+from tests.ledger.helpers import redeem
 from tests.workers.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,9 +82,7 @@ async def _team_with_pending_redemption():
         sku="JIRA-101", title="Jira Fundamentals", price_credits=150, created_at=now, updated_at=now
     )
     lee = Actor(user=await sign_in(sub="lee", email="lee@example.com", name="Lee Learner"))
-    pending = await redeem_credits(
-        actor=lee, code=display_code(account), course_id=course.id, idempotency_key="r"
-    )
+    pending = await redeem(lee, account, course, "r")
     return ann, account, pending
 
 
