@@ -26,7 +26,6 @@ from ledger.redemptions import decide_redemptions
 from ledger.users import sign_in
 from models import ApprovalMode, Course, EmailDelivery, OutboxMessage, Ownership, User
 from tests.ledger.helpers import redeem
-from tests.workers.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 APPROVED = (
@@ -37,14 +36,6 @@ APPROVED = (
 pytestmark = pytest.mark.skipif(
     shutil.which("redis-server") is None, reason="redis-server is not installed"
 )
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -213,16 +204,7 @@ def _outbox_id(received) -> int:
 
 
 def _worker_env(db, redis_server, smtp) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": db,
-        "REDIS_URL": redis_server.url,
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(smtp.port),
-        "MAIL_FROM": "Training Credits <credits@credits.example>",
-        "OUTBOX_POLL_SECONDS": "0.2",
-        "MAIL_RETRY_MIN_BACKOFF_MS": "200",
-    }
+    return {**os.environ, "DATABASE_URL": db, "REDIS_URL": redis_server.url, **smtp.worker_env()}
 
 
 def _start_worker(
