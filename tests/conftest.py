@@ -26,7 +26,7 @@ from ledger import payments, throttle
 from settings import get_settings, tortoise_config
 from tests.databases import postgres_url, scratch_database
 from tests.helpers import GraphQLClient, make_client
-from tests.live import LoggedServer
+from tests.live import LoggedServer, started
 from tests.workers.smtp_server import SmtpServer
 
 
@@ -218,7 +218,5 @@ def http_factory(server: str):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
     """A real SMTP server on loopback that keeps what it accepts."""
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
+    with started(SmtpServer()) as server:
+        yield server

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -86,6 +86,26 @@ def live_server(
     with stopped_after(process):
         wait_until_ready(base, process, log_path, within=30)
         yield base
+
+
+class Startable(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=Startable)
+
+
+@contextmanager
+def started(server: S) -> Iterator[S]:
+    """`server` (a loopback SMTP or Redis server) started for the duration, stopped on the
+    way out."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from ledger.purchases import purchase_credits
 from ledger.users import sign_in
 from models import ApprovalMode, EntryKind, LedgerEntry, Lot, OutboxMessage, ReminderSent
 from tests.invariants import assert_ledger_invariants
+from tests.ledger.helpers import redeem
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -135,8 +136,7 @@ def test_clock_fixture_is_restored():
 
 
 async def test_expiry_racing_approvals_neither_spends_expired_credits_nor_loses_any(clock):
-    from ledger.accounts import display_code
-    from ledger.redemptions import decide_redemptions, redeem_credits
+    from ledger.redemptions import decide_redemptions
     from models import Account, Course
 
     account_id = await _account_with_lots("a@example.com", clock, [(500, 0), (500, 30)])
@@ -147,17 +147,7 @@ async def test_expiry_racing_approvals_neither_spends_expired_credits_nor_loses_
         sku="C", title="C", price_credits=40, created_at=clock.current, updated_at=clock.current
     )
     learner = Actor(user=await sign_in(sub="l", email="l@example.com", name="L"))
-    ids = [
-        (
-            await redeem_credits(
-                actor=learner,
-                code=display_code(account),
-                course_id=course.id,
-                idempotency_key=f"k{i}",
-            )
-        ).id
-        for i in range(20)
-    ]
+    ids = [(await redeem(learner, account, course, f"k{i}")).id for i in range(20)]
     clock.set(START + timedelta(days=366))  # the first lot is due, the second is not
     decisions = [decide_redemptions(actor=owner, ids=[i], approve=True) for i in ids]
     _, *results = await asyncio.gather(expire_due_lots(), *decisions)
@@ -171,8 +161,7 @@ async def test_expiry_racing_approvals_neither_spends_expired_credits_nor_loses_
 
 async def test_expiry_balance_after_is_exact_across_batches_and_history(clock):
     """balance_after of each EXPIRY entry equals the account's available balance."""
-    from ledger.accounts import display_code
-    from ledger.redemptions import decide_redemptions, redeem_credits
+    from ledger.redemptions import decide_redemptions
     from ledger.support import adjust_credits, reverse_redemption
     from models import Account, Course
 
@@ -187,15 +176,8 @@ async def test_expiry_balance_after_is_exact_across_batches_and_history(clock):
         sku="C", title="C", price_credits=150, created_at=clock.current, updated_at=clock.current
     )
     learner = Actor(user=await sign_in(sub="l", email="l@example.com", name="L"))
-    code = display_code(await Account.get(id=first))
-    ids = [
-        (
-            await redeem_credits(
-                actor=learner, code=code, course_id=course.id, idempotency_key=f"k{i}"
-            )
-        ).id
-        for i in range(3)
-    ]
+    account = await Account.get(id=first)
+    ids = [(await redeem(learner, account, course, f"k{i}")).id for i in range(3)]
     await decide_redemptions(actor=owner, ids=ids, approve=True)
     await reverse_redemption(actor=support, redemption_id=ids[1], reason="refund")
     await adjust_credits(actor=support, account_id=second, credits=-20, reason="fix")

@@ -20,13 +20,13 @@ import asyncpg
 import pytest
 
 from ledger import redemptions
-from ledger.accounts import create_account, display_code
+from ledger.accounts import create_account
 from ledger.actors import Actor
 from ledger.courses import upsert_course
 from ledger.errors import InsufficientCredits
 from ledger.idempotency import request_hash
 from ledger.purchases import purchase_credits
-from ledger.redemptions import decide_redemptions, redeem_credits
+from ledger.redemptions import decide_redemptions
 from ledger.sql import fetch
 from ledger.users import sign_in
 from models import (
@@ -42,20 +42,17 @@ from models import (
 )
 from tests.databases import postgres_url
 from tests.invariants import assert_ledger_invariants
+from tests.ledger.helpers import person, redeem
 
 pytestmark = pytest.mark.skipif(
     postgres_url() is None, reason="row locks held by a second connection: PostgreSQL only"
 )
 
 
-async def _person(email: str) -> Actor:
-    return Actor(user=await sign_in(sub=email, email=email, name=email), is_support=False)
-
-
 async def _shop(
     clock: Any, lots: list[int], *, mode: ApprovalMode, price: int, days_apart: int = 0
 ) -> tuple[Actor, Account, Course]:
-    owner = await _person("ann@example.com")
+    owner = await person("ann@example.com")
     account = await create_account(actor=owner, name=None, approval_mode=mode)
     for i, credits in enumerate(lots):
         if i:
@@ -100,7 +97,7 @@ async def _until_waiting_for_a_lock(holder: asyncpg.Connection) -> None:
 async def test_a_redemption_that_waited_for_the_account_sees_what_its_holder_drew(db, clock):
     """READ COMMITTED inside the function: the lots are read after the lock is granted."""
     _, account, course = await _shop(clock, [200], mode=ApprovalMode.AUTOMATIC, price=150)
-    first, second = await _person("lee@example.com"), await _person("kim@example.com")
+    first, second = await person("lee@example.com"), await person("kim@example.com")
     async with _account_locked(db, account.id) as holder:
         # The holder redeems (the same function) in its open transaction.
         await holder.fetch(
@@ -108,12 +105,7 @@ async def test_a_redemption_that_waited_for_the_account_sees_what_its_holder_dre
             first.user_id, redemptions.REDEEM, "k1", "x", account.id, account.code_hash,
             course.id, 150, clock(), json.dumps({"error": {}}),
         )  # fmt: skip
-        waiting = asyncio.create_task(
-            redeem_credits(
-                actor=second, code=display_code(account), course_id=course.id,
-                idempotency_key="k2",
-            )
-        )  # fmt: skip
+        waiting = asyncio.create_task(redeem(second, account, course, "k2"))
         await _until_waiting_for_a_lock(holder)
     with pytest.raises(InsufficientCredits):  # 50 left, not the 200 it saw before waiting
         await waiting
@@ -123,16 +115,8 @@ async def test_a_redemption_that_waited_for_the_account_sees_what_its_holder_dre
 
 async def test_an_approval_that_waited_for_the_account_sees_what_its_holder_drew(db, clock):
     owner, account, course = await _shop(clock, [200], mode=ApprovalMode.MANUAL, price=150)
-    learner = await _person("lee@example.com")
-    pending = [
-        await redeem_credits(
-            actor=learner,
-            code=display_code(account),
-            course_id=course.id,
-            idempotency_key=f"k{i}",
-        )
-        for i in range(2)
-    ]
+    learner = await person("lee@example.com")
+    pending = [await redeem(learner, account, course, f"k{i}") for i in range(2)]
     async with _account_locked(db, account.id) as holder:
         await holder.fetch(
             "SELECT * FROM credits_decide($1, $2, $3, $4, $5)",
@@ -160,15 +144,10 @@ async def test_a_redemption_decides_at_the_time_it_holds_the_account(db, clock):
         clock, [100, 100], mode=ApprovalMode.AUTOMATIC, price=50, days_apart=30
     )
     soon, later = await Lot.filter(account_id=account.id).order_by("expires_at")
-    learner, other = await _person("lee@example.com"), await _person("kim@example.com")
+    learner, other = await person("lee@example.com"), await person("kim@example.com")
     clock.set(soon.expires_at - timedelta(minutes=1))  # the first lot is still live
     async with _account_locked(db, account.id) as holder:
-        waiting = asyncio.create_task(
-            redeem_credits(
-                actor=learner, code=display_code(account), course_id=course.id,
-                idempotency_key="k1",
-            )
-        )  # fmt: skip
+        waiting = asyncio.create_task(redeem(learner, account, course, "k1"))
         await _until_waiting_for_a_lock(holder)
         # Two minutes pass; the holder redeems now, when the first lot has expired.
         clock.set(soon.expires_at + timedelta(minutes=1))
@@ -190,7 +169,7 @@ async def test_the_code_check_does_not_pass_a_missing_code_hash(clock):
     """`credits_redeem` re-checks the code under the lock; a NULL hash from a caller must
     not skip that check (`<>` with NULL is not true)."""
     _, account, course = await _shop(clock, [200], mode=ApprovalMode.AUTOMATIC, price=150)
-    learner = await _person("lee@example.com")
+    learner = await person("lee@example.com")
     payload = {"code_hash": None, "course_id": course.id}
     with pytest.raises(Exception) as refused:
         await fetch(
@@ -207,17 +186,13 @@ async def test_a_pending_request_beyond_the_balance_is_recorded(clock):
     _, account, course = await _shop(clock, [100], mode=ApprovalMode.MANUAL, price=150)
     account.auto_approve_limit = 149
     await account.save(update_fields=["auto_approve_limit"])
-    learner = await _person("lee@example.com")
-    redemption = await redeem_credits(
-        actor=learner, code=display_code(account), course_id=course.id, idempotency_key="k1"
-    )
+    learner = await person("lee@example.com")
+    redemption = await redeem(learner, account, course, "k1")
     assert redemption.status is RedemptionStatus.PENDING
     account.auto_approve_limit = 150  # now within the limit: approved at once, or refused
     await account.save(update_fields=["auto_approve_limit"])
     with pytest.raises(InsufficientCredits):
-        await redeem_credits(
-            actor=learner, code=display_code(account), course_id=course.id, idempotency_key="k2"
-        )
+        await redeem(learner, account, course, "k2")
     rows = await fetch("SELECT count(*) AS n FROM redemption")
     assert rows[0]["n"] == 1
     await assert_ledger_invariants()

@@ -14,13 +14,12 @@ import pytest
 from tortoise import connections
 
 from ledger import redemptions, throttle
-from ledger.accounts import create_account, display_code, rotate_code
+from ledger.accounts import create_account, rotate_code
 from ledger.actors import Actor
 from ledger.courses import upsert_course
 from ledger.errors import InsufficientCredits, InvalidCode
 from ledger.purchases import purchase_credits
-from ledger.redemptions import decide_redemptions, redeem_credits
-from ledger.users import sign_in
+from ledger.redemptions import decide_redemptions
 from models import (
     Account,
     ApprovalMode,
@@ -35,6 +34,7 @@ from models import (
 )
 from tests.databases import postgres_url
 from tests.invariants import assert_ledger_invariants
+from tests.ledger.helpers import person, redeem
 
 migration = importlib.import_module("models.migrations.0008_redemptions_in_one_statement")
 later_migrations = [
@@ -46,29 +46,19 @@ START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 postgres_only = pytest.mark.skipif(postgres_url() is None, reason="PostgreSQL's functions")
 
 
-async def _person(email: str, *, support: bool = False) -> Actor:
-    return Actor(user=await sign_in(sub=email, email=email, name=email), is_support=support)
-
-
 async def _shop(
     lots: list[int], mode: ApprovalMode = ApprovalMode.AUTOMATIC
 ) -> tuple[Actor, Account, Course]:
-    owner = await _person("ann@example.com")
+    owner = await person("ann@example.com")
     account = await create_account(actor=owner, name=None, approval_mode=mode)
     for i, credits in enumerate(lots):
         await purchase_credits(
             actor=owner, account_id=account.id, credits=credits, payment_token="tok_visa",
             idempotency_key=f"lot-{i}",
         )  # fmt: skip
-    support = await _person("support@example.com", support=True)
+    support = await person("support@example.com", support=True)
     course = await upsert_course(actor=support, sku="C-1", title="Course", price_credits=150)
     return owner, account, course
-
-
-async def _redeem(learner: Actor, account: Account, course: Course, key: str) -> Redemption:
-    return await redeem_credits(
-        actor=learner, code=display_code(account), course_id=course.id, idempotency_key=key
-    )
 
 
 async def _rows(redemption_id: int) -> dict[str, Any]:
@@ -88,9 +78,9 @@ async def _rows(redemption_id: int) -> dict[str, Any]:
 
 async def test_an_automatic_approval_across_lots_writes_each_row(clock):
     _, account, course = await _shop([100, 100])
-    learner = await _person("lee@example.com")
+    learner = await person("lee@example.com")
     clock.advance(minutes=1)
-    redemption = await _redeem(learner, account, course, "k1")
+    redemption = await redeem(learner, account, course, "k1")
     assert redemption.status is RedemptionStatus.APPROVED
     assert (redemption.credits, redemption.decided_by_id) == (150, None)
     assert redemption.requested_at == redemption.decided_at == clock()
@@ -115,10 +105,10 @@ async def test_an_automatic_approval_across_lots_writes_each_row(clock):
 
 async def test_a_refusal_is_stored_with_the_key_and_nothing_else(clock):
     owner, account, course = await _shop([100])
-    learner = await _person("lee@example.com")
+    learner = await person("lee@example.com")
     for _ in range(2):  # the first answer, then its replay
         with pytest.raises(InsufficientCredits) as refused:
-            await _redeem(learner, account, course, "k1")
+            await redeem(learner, account, course, "k1")
         assert refused.value.message == redemptions.REFUSAL
     assert await Redemption.all().count() == 0
     assert await LedgerEntry.filter(kind=EntryKind.REDEMPTION).count() == 0
@@ -128,16 +118,16 @@ async def test_a_refusal_is_stored_with_the_key_and_nothing_else(clock):
         idempotency_key="top-up",
     )  # fmt: skip
     with pytest.raises(InsufficientCredits):  # the key keeps its answer after a top-up
-        await _redeem(learner, account, course, "k1")
-    assert (await _redeem(learner, account, course, "k2")).status is RedemptionStatus.APPROVED
+        await redeem(learner, account, course, "k1")
+    assert (await redeem(learner, account, course, "k2")).status is RedemptionStatus.APPROVED
     await assert_ledger_invariants()
 
 
 async def test_a_pending_request_is_recorded_and_replayed(clock):
     _, account, course = await _shop([100], mode=ApprovalMode.MANUAL)
-    learner = await _person("lee@example.com")
-    first = await _redeem(learner, account, course, "k1")
-    again = await _redeem(learner, account, course, "k1")
+    learner = await person("lee@example.com")
+    first = await redeem(learner, account, course, "k1")
+    again = await redeem(learner, account, course, "k1")
     assert (first.id, first.status) == (again.id, RedemptionStatus.PENDING)
     assert first.decided_at is None
     assert await _rows(first.id) == {
@@ -151,7 +141,7 @@ async def test_a_code_rotated_after_it_was_looked_up_is_refused_and_records_noth
     clock, monkeypatch
 ):
     owner, account, course = await _shop([1_000])
-    learner = await _person("lee@example.com")
+    learner = await person("lee@example.com")
     give_back = throttle.return_code_attempt
 
     async def rotate_then_give_back(*, user_id: int) -> None:
@@ -161,7 +151,7 @@ async def test_a_code_rotated_after_it_was_looked_up_is_refused_and_records_noth
 
     monkeypatch.setattr(throttle, "return_code_attempt", rotate_then_give_back)
     with pytest.raises(InvalidCode):
-        await _redeem(learner, account, course, "k1")
+        await redeem(learner, account, course, "k1")
     assert await Redemption.all().count() == 0
     assert await IdempotencyRecord.filter(key="k1").count() == 0  # not stored: a new try may
     await assert_ledger_invariants()
@@ -169,11 +159,11 @@ async def test_a_code_rotated_after_it_was_looked_up_is_refused_and_records_noth
 
 async def test_a_bulk_approval_answers_each_in_request_order(clock):
     owner, account, course = await _shop([400], mode=ApprovalMode.MANUAL)
-    learner = await _person("lee@example.com")
+    learner = await person("lee@example.com")
     pending = []
     for i in range(4):
         clock.advance(minutes=1)
-        pending.append(await _redeem(learner, account, course, f"k{i}"))
+        pending.append(await redeem(learner, account, course, f"k{i}"))
     ids = [pending[3].id, pending[1].id, pending[0].id, pending[2].id]
     clock.advance(minutes=1)
     decided = await decide_redemptions(actor=owner, ids=ids, approve=True)
@@ -212,7 +202,7 @@ async def _sql(statement: str, *values: Any) -> list[dict[str, Any]]:
 
 @postgres_only
 async def test_the_functions_refuse_an_account_that_does_not_exist(clock):
-    learner = await _person("lee@example.com")
+    learner = await person("lee@example.com")
     with pytest.raises(Exception) as refused:
         await _sql(
             redemptions.REDEEM_SQL, learner.user_id, "redeemCredits", "k", "h", 999_999, "c",
@@ -224,7 +214,7 @@ async def test_the_functions_refuse_an_account_that_does_not_exist(clock):
 
 @postgres_only
 async def test_deciding_a_redemption_that_does_not_exist_answers_not_found(clock):
-    owner = await _person("ann@example.com")
+    owner = await person("ann@example.com")
     rows = await _sql(redemptions.DECIDE_SQL, [999_999], owner.user_id, True, None, clock())
     assert [(r["id"], r["outcome"]) for r in rows] == [(999_999, "NOT_FOUND")]
 

@@ -16,6 +16,7 @@ from ledger import clock, outbox
 from ledger.accounts import add_owner, create_account
 from ledger.actors import Actor
 from ledger.balances import available_credits
+from ledger.events import OutboxKind
 from ledger.purchases import mark_paid, purchase_credits
 from ledger.users import sign_in
 from models import (
@@ -39,6 +40,11 @@ from models import (
 from settings import Settings
 
 OWNERS = ["ann@example.com", "bob@example.com", "ivy@example.com"]
+# What the learner of `approved_redemption_message` is told.
+APPROVED_SENTENCE = (
+    "Hello Lea Learner, Your request to redeem 150 training credits for "
+    "Data Science Fundamentals has been approved."
+)
 
 
 def mail_settings(**overrides: object) -> Settings:
@@ -207,6 +213,21 @@ async def extend(lot: Lot, until: datetime, *, by: User, reason: str) -> LedgerE
         expires_at=until,
         created_at=clock.now(),
     )
+
+
+async def approved_redemption_message() -> OutboxMessage:
+    """The REDEMPTION_APPROVED message of Lea's request for Data Science Fundamentals
+    (150 credits), approved by Bob, on a team that bought 20,000 credits."""
+    owners = await team()
+    await buy(owners)
+    row = await redemption(
+        owners,
+        by=await learner(),
+        of=await course(),
+        status=RedemptionStatus.APPROVED,
+        decided_by=owners.bob,
+    )
+    return await message(OutboxKind.REDEMPTION_APPROVED, redemption_id=row.id)
 
 
 async def message(kind: str, **payload: object) -> OutboxMessage:

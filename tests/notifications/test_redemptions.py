@@ -33,23 +33,12 @@ async def test_a_waiting_request_asks_every_owner_to_decide(clock):
 
 
 async def test_the_learner_gets_the_approval_sentence_and_owners_a_copy(clock):
-    team = await f.team()
-    await f.buy(team)
-    lea = await f.learner()
-    course = await f.course("Data Science Fundamentals", price=150)
-    row = await f.redemption(
-        team, by=lea, of=course, status=RedemptionStatus.APPROVED, decided_by=team.bob
-    )
-    message = await f.message(OutboxKind.REDEMPTION_APPROVED, redemption_id=row.id)
+    message = await f.approved_redemption_message()
     learner, *owners = await build_emails(message, settings=SETTINGS)
 
-    sentence = (
-        "Hello Lea Learner, Your request to redeem 150 training credits for "
-        "Data Science Fundamentals has been approved."
-    )
     assert learner.to == "lea@example.org"
-    assert sentence in learner.text
-    assert sentence in learner.html
+    assert f.APPROVED_SENTENCE in learner.text
+    assert f.APPROVED_SENTENCE in learner.html
     assert [e.to for e in owners] == f.OWNERS
     for email in owners:
         assert "Lea Learner's request to redeem 150 credits" in email.text

@@ -87,3 +87,15 @@ class SmtpServer:
 
     def settings(self, **overrides: object) -> Settings:
         return mail_settings(smtp_host="127.0.0.1", smtp_port=self.port, **overrides)
+
+    def worker_env(self) -> dict[str, str]:
+        """The environment of a worker process that sends here as `settings` does in this
+        one, promptly: it polls the outbox every 0.2 s and retries a failed send after 0.2 s."""
+        settings = self.settings()
+        return {
+            "SMTP_HOST": settings.smtp_host,
+            "SMTP_PORT": str(settings.smtp_port),
+            "MAIL_FROM": settings.mail_from,
+            "OUTBOX_POLL_SECONDS": "0.2",
+            "MAIL_RETRY_MIN_BACKOFF_MS": "200",
+        }

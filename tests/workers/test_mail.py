@@ -10,14 +10,10 @@ from tests.notifications import factories as f
 from workers.mail import (
     DeliveryBusy,
     DeliveryError,
+    DeliveryReport,
     PermanentDeliveryError,
     deliver,
     message_id_for,
-)
-
-SENTENCE = (
-    "Hello Lea Learner, Your request to redeem 150 training credits for "
-    "Data Science Fundamentals has been approved."
 )
 
 
@@ -66,19 +62,12 @@ def test_the_message_id_is_the_same_for_the_same_message_and_recipient():
 
 
 async def test_the_learner_gets_the_approval_sentence(clock, smtp):
-    team = await f.team()
-    await f.buy(team)
-    lea = await f.learner()
-    course = await f.course("Data Science Fundamentals", price=150)
-    row = await f.redemption(
-        team, by=lea, of=course, status=RedemptionStatus.APPROVED, decided_by=team.bob
-    )
-    message = await f.message(OutboxKind.REDEMPTION_APPROVED, redemption_id=row.id)
+    message = await f.approved_redemption_message()
     await deliver(message.id, settings=smtp.settings())
 
     (received,) = smtp.inbox.to("lea@example.org")
-    assert SENTENCE in received.message.get_body(preferencelist=("plain",)).get_content()
-    assert SENTENCE.encode() in received.raw  # not split by the transfer encoding
+    assert f.APPROVED_SENTENCE in received.message.get_body(preferencelist=("plain",)).get_content()
+    assert f.APPROVED_SENTENCE.encode() in received.raw  # not split by the transfer encoding
     assert smtp.inbox.recipients() == sorted([*f.OWNERS, "lea@example.org"])
 
 
@@ -249,13 +238,20 @@ class _Blocking:
         await self.inner.send(message)
 
 
-async def test_a_worker_killed_mid_delivery_holds_the_message_a_minute_at_most(clock, smtp):
+async def _held_delivery(
+    settings,
+) -> tuple[OutboxMessage, _Blocking, asyncio.Task[DeliveryReport]]:
+    """A new purchase message's delivery, started with `settings` and holding its first
+    email: the message, the transport to release, and the delivery's task."""
     message = await _purchase_paid()
-    transport = _Blocking(smtp.settings())
-    sending = asyncio.create_task(
-        deliver(message.id, settings=smtp.settings(), transport=transport)
-    )
+    transport = _Blocking(settings)
+    sending = asyncio.create_task(deliver(message.id, settings=settings, transport=transport))
     await transport.entered.wait()
+    return message, transport, sending
+
+
+async def test_a_worker_killed_mid_delivery_holds_the_message_a_minute_at_most(clock, smtp):
+    message, transport, sending = await _held_delivery(smtp.settings())
     lease = await JobLease.get(name=f"mail:outbox:{message.id}")
     # What a kill -9 now would leave behind: the lease lapses within a minute.
     assert lease.expires_at - clock() <= timedelta(seconds=60)
@@ -265,11 +261,8 @@ async def test_a_worker_killed_mid_delivery_holds_the_message_a_minute_at_most(c
 
 
 async def test_a_slow_delivery_renews_its_lease_so_no_other_worker_takes_it(smtp):
-    message = await _purchase_paid()
     settings = smtp.settings(mail_lease_seconds=1.2)
-    transport = _Blocking(settings)
-    sending = asyncio.create_task(deliver(message.id, settings=settings, transport=transport))
-    await transport.entered.wait()
+    message, transport, sending = await _held_delivery(settings)
     await asyncio.sleep(2.5)  # twice the lease: only renewals keep it
     with pytest.raises(DeliveryBusy):
         await deliver(message.id, settings=settings)
@@ -280,11 +273,8 @@ async def test_a_slow_delivery_renews_its_lease_so_no_other_worker_takes_it(smtp
 
 
 async def test_a_worker_that_lost_its_lease_stops_before_the_next_recipient(smtp):
-    message = await _purchase_paid()
     settings = smtp.settings(mail_lease_seconds=1.2)
-    transport = _Blocking(settings)
-    sending = asyncio.create_task(deliver(message.id, settings=settings, transport=transport))
-    await transport.entered.wait()
+    message, transport, sending = await _held_delivery(settings)
     # Another worker took the message over (this one stalled past its lease).
     await JobLease.filter(name=f"mail:outbox:{message.id}").update(holder="elsewhere")
     await asyncio.sleep(0.6)  # a renewal finds it gone

@@ -40,16 +40,6 @@ mutation($ids: [ID!]!) {
 }"""
 
 
-def _mail_env(smtp: SmtpServer) -> dict[str, str]:
-    return {
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(smtp.port),
-        "MAIL_FROM": "Training Credits <credits@credits.example>",
-        "OUTBOX_POLL_SECONDS": "0.2",
-        "MAIL_RETRY_MIN_BACKOFF_MS": "200",
-    }
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # A SQLite file serves one process (decision 0021): a separate worker is a
     # PostgreSQL deployment.
@@ -62,7 +52,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture
 def service(mode: str, db: str, smtp: SmtpServer, tmp_path: Path) -> Iterator[str]:
     """A live server delivering mail in the given mode: its base URL."""
-    env = _mail_env(smtp)
+    env = smtp.worker_env()
     if mode == "embedded":
         with live_server(
             db, workers=1, extra_env={**env, "EMBEDDED_WORKERS": "true", "REDIS_URL": ""}

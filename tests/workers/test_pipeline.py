@@ -23,10 +23,10 @@ from ledger.accounts import add_owner, create_account, display_code, rotate_code
 from ledger.actors import Actor
 from ledger.db import atomic
 from ledger.purchases import purchase_credits
-from ledger.redemptions import decide_redemptions, redeem_credits
+from ledger.redemptions import decide_redemptions
 from ledger.users import sign_in
 from models import ApprovalMode, Course, EmailDelivery, OutboxMessage, Ownership, User
-from tests.workers.redis_server import RedisServer
+from tests.ledger.helpers import redeem
 
 ROOT = Path(__file__).resolve().parents[2]
 APPROVED = (
@@ -37,14 +37,6 @@ APPROVED = (
 pytestmark = pytest.mark.skipif(
     shutil.which("redis-server") is None, reason="redis-server is not installed"
 )
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -82,9 +74,7 @@ async def _team_with_pending_redemption():
         sku="JIRA-101", title="Jira Fundamentals", price_credits=150, created_at=now, updated_at=now
     )
     lee = Actor(user=await sign_in(sub="lee", email="lee@example.com", name="Lee Learner"))
-    pending = await redeem_credits(
-        actor=lee, code=display_code(account), course_id=course.id, idempotency_key="r"
-    )
+    pending = await redeem(lee, account, course, "r")
     return ann, account, pending
 
 
@@ -215,16 +205,7 @@ def _outbox_id(received) -> int:
 
 
 def _worker_env(db, redis_server, smtp) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": db,
-        "REDIS_URL": redis_server.url,
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(smtp.port),
-        "MAIL_FROM": "Training Credits <credits@credits.example>",
-        "OUTBOX_POLL_SECONDS": "0.2",
-        "MAIL_RETRY_MIN_BACKOFF_MS": "200",
-    }
+    return {**os.environ, "DATABASE_URL": db, "REDIS_URL": redis_server.url, **smtp.worker_env()}
 
 
 def _start_worker(

@@ -18,8 +18,8 @@ from ledger.events import OutboxKind
 from ledger.outbox import list_undelivered
 from models import OutboxMessage
 from tests.helpers import asgi_app
+from tests.live import credits_worker
 from tests.notifications import factories as f
-from tests.workers.redis_server import RedisServer
 from workers import jobs
 from workers.dispatch import BrokerDispatcher, InProcessDispatcher
 from workers.mail import DeliveryError, PermanentDeliveryError
@@ -141,14 +141,6 @@ def _cli(*args: str, db: str) -> str:
     return result.stdout
 
 
-@pytest.fixture
-def redis_server():
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 async def test_mail_the_broker_lost_in_a_restart_reaches_everyone_once(
     db, redis_server, smtp, tmp_path
 ):
@@ -156,12 +148,8 @@ async def test_mail_the_broker_lost_in_a_restart_reaches_everyone_once(
     that starts afterwards finds them stale and sends them; nobody is emailed twice."""
     message = await _purchase_paid()
     env = {
-        "DATABASE_URL": db,
         "REDIS_URL": redis_server.url,
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(smtp.port),
-        "MAIL_FROM": "Training Credits <credits@credits.example>",
-        "OUTBOX_POLL_SECONDS": "0.2",
+        **smtp.worker_env(),
         "OUTBOX_REDISPATCH_SECONDS": "1",
         "OUTBOX_SWEEP_SECONDS": "0.5",
     }
@@ -171,16 +159,12 @@ async def test_mail_the_broker_lost_in_a_restart_reaches_everyone_once(
     redis_server.start()  # empty: the queued deliveries are gone
     await asyncio.sleep(1.2)
 
-    worker = _start_worker(env, tmp_path / "worker.log")
-    try:
+    with credits_worker(db, env, tmp_path / "worker.log", processes=1):
         deadline = time.monotonic() + 40
         while not await OutboxMessage.filter(delivered_at__isnull=False).exists():
             assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
             await asyncio.sleep(0.2)
         await asyncio.sleep(1.5)  # more sweeps: none may email again
-    finally:
-        worker.terminate()
-        worker.wait(timeout=20)
     assert (await OutboxMessage.get(id=message.id)).delivered_at is not None
     for owner in f.OWNERS:
         subjects = [str(r.message["Subject"]) for r in smtp.inbox.to(owner)]
@@ -214,16 +198,6 @@ async def test_the_schedulers_lock_lives_in_the_namespace(redis_server):
         str(key) for key in redis.Redis.from_url(redis_server.url, decode_responses=True).keys("*")
     ]
     assert keys == ["blue:tick:expire_lots@20260301T0015"]
-
-
-def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "cli", "worker", "--processes", "1", "--threads", "2"],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
 
 
 async def test_any_fault_that_outlasts_the_retries_marks_the_row_failed(clock, smtp, monkeypatch):
