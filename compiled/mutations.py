@@ -22,9 +22,9 @@ from typing import Any
 from graphql import GraphQLInputObjectType, GraphQLObjectType
 from graphql.execution.collect_fields import FieldDetails
 
-from compiled.plan import Compiler, NotCovered, ObjectPlan, RootField, unwrap
+from compiled.plan import Compiler, NotCovered, RootField, unwrap
 from compiled.roots import row_of
-from compiled.shapes import TYPES, Embedded, Env
+from compiled.shapes import Env
 from ledger import reads
 from ledger.errors import LedgerError
 from resolvers import mutations
@@ -97,39 +97,19 @@ def _payload_answer(
     details: list[FieldDetails],
     joins: tuple[reads.Joined, ...],
 ) -> Callable[[Any, Env], Awaitable[dict[str, Any]]]:
-    """How to answer the payload's selection from the rule's row or its ledger error."""
-    parts: list[tuple[str, str, Any]] = []
-    embeds = False
-    for key, found in compiler.subfields(payload, details).items():
-        name = found[0].node.name.value
-        if name == "__typename":
-            parts.append((key, "typename", payload.name))
-            continue
-        target = unwrap(payload.fields[name].type)
-        subfields = compiler.subfields(target, found)
-        plan = compiler.object_plan(target, subfields)
-        if name == "errors":
-            parts.append((key, "errors", plan))
-        else:
-            shapes = TYPES[target.name]
-            embeds = embeds or any(
-                isinstance(shapes.get(f[0].node.name.value), Embedded) for f in subfields.values()
-            )
-            parts.append((key, "result", plan))
+    """How to answer the payload's selection from the rule's row or its ledger error;
+    the row is read again with `joins` only when the selection shows what they join."""
+    plan = compiler.object_plan(payload, compiler.subfields(payload, details))
+    if not any(sub.embeds for _, _, sub, _ in plan.links):
+        joins = ()
 
     async def answer(outcome: Any, env: Env) -> dict[str, Any]:
-        refused = isinstance(outcome, LedgerError)
-        result = None if refused else await _row(outcome, joins if embeds else ())
-        errors = [outcome.to_dict()] if refused else []
-        built: dict[str, Any] = {}
-        for key, kind, extra in parts:
-            if kind == "typename":
-                built[key] = extra
-            elif kind == "errors":
-                built[key] = await _objects(extra, errors, env)
-            else:
-                built[key] = None if result is None else (await extra.objects([result], env))[0]
-        return built
+        row: reads.Row
+        if isinstance(outcome, LedgerError):
+            row = {"result": None, "errors": [outcome.to_dict()]}
+        else:
+            row = {"result": await _row(outcome, joins), "errors": []}
+        return (await plan.objects([row], env))[0]
 
     return answer
 
@@ -139,7 +119,3 @@ async def _row(model: Any, joins: tuple[reads.Joined, ...]) -> reads.Row:
     if not joins:
         return row_of(model)
     return (await reads.by_id(type(model), [model.id], joins))[model.id]
-
-
-async def _objects(plan: ObjectPlan, rows: list[Any], env: Env) -> list[dict[str, Any]]:
-    return await plan.objects(rows, env) if rows else []

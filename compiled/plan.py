@@ -79,6 +79,7 @@ class ObjectPlan:
     type_name: str
     build: Callable[[Row, int, dict[str, list[Any]], Env], dict[str, Any]]
     links: list[tuple[str, Linked, ObjectPlan, bool]] = field(default_factory=list)
+    embeds: bool = False  # reads an object joined into the row (`Embedded`)
 
     async def objects(self, rows: Sequence[Row], env: Env) -> list[dict[str, Any]]:
         """One object per row, linked objects loaded once for all of them."""
@@ -163,6 +164,7 @@ class Compiler:
                 sub = self.object_plan(target, self.subfields(target, details), shape.prefix)
                 if sub.links:
                     raise NotCovered("links below a joined object")
+                plan.embeds = True
                 code.item(key, f"{code.constant(sub.build)}(r, i, L, env)")
             else:  # Linked
                 if prefix:

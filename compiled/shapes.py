@@ -263,6 +263,12 @@ TYPES: dict[str, dict[str, Field]] = {
         ),
         "actor": Linked("User", _linked_by(User, "actor_id")),
     },
+    # Mutation payloads: a row holds the rule's `result` row (None when refused) and the
+    # `errors` (`compiled.mutations`).
+    "RedeemCreditsPayload": {
+        "redemption": within("Redemption", "result"),
+        "errors": within("UserError", "errors"),
+    },
     "UserError": {  # rows: `LedgerError.to_dict()`
         "code": Column("code", _names(ErrorCode)),
         "message": Column("message"),
