@@ -163,8 +163,9 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 2000
-    # Read queries the compiled executor covers skip graphql-core's per-field work
-    # (decision 27); false sends every document through the reference executor.
+    # Read queries and mutations the compiled executor covers skip graphql-core's
+    # per-field work (decisions 27, 32); false sends every document through the reference
+    # executor.
     compiled_reads: bool = True
 
     # Subscriptions (GraphQL over WebSocket): open connections per user in one server
