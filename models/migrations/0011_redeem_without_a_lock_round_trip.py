@@ -7,12 +7,19 @@ before the one that held it (no expired lot drawn, the ledger's order the order 
 times). That cost three round trips (BEGIN, the lock, COMMIT) under the hot account.
 
 Now the function takes the time the application read before the call (`p_now`) and,
-once it holds the account, decides at `GREATEST(p_now, the account's last ledger entry)`.
+once it holds the account, decides at the latest of `p_now`, the account's latest ledger
+entry (by time: the expiry job dates a whole run's entries at its start, so the last by
+id is not always the latest) and its latest request (a PENDING one writes no entry; ids
+are taken before the lock, so again the latest by time).
 Every change to an account's lots (purchase, expiry, redemption, reversal, adjustment)
-writes a ledger entry under the account lock, so that time is never before anything the
-request can see: a lot that expired while it waited was either expired by the job (an
-entry at the job's time, which the request then decides at) or is drawn at a time before
-its expiry, as the ledger then says. The key's claim, made before the lock, keeps `p_now`.
+writes a ledger entry under the account lock, so the decision is never dated before
+anything it can see: not before the purchase of a lot it draws from, not before an entry
+already in the ledger, and a lot that expired while it waited is drawn only at a time
+before its expiry, as the ledger then says. Indexes on the entries' and the requests'
+account and time make each of the two one index probe. The key's claim, made before the lock, keeps
+`p_now`. What writes no entry and no request (a refusal, a denial, a cancellation) does
+not move the account's time: a request that waited behind one may be dated before it
+(decision 29, "Later").
 
 Nothing else changes; SQLite has no such function: this migration does nothing there.
 """
@@ -49,9 +56,11 @@ BEGIN
     IF v_account.code_hash IS DISTINCT FROM p_code_hash THEN
         RAISE EXCEPTION 'that redemption code is not valid' USING ERRCODE = 'TC001';
     END IF;
-    -- Never before what the account's holder before us wrote (GREATEST skips a NULL).
-    v_now := GREATEST(p_now, (SELECT created_at FROM ledger_entry
-                              WHERE account_id = p_account_id ORDER BY id DESC LIMIT 1));
+    -- Never before the account's latest entry or request (GREATEST skips a NULL).
+    v_now := GREATEST(
+        p_now,
+        (SELECT max(created_at) FROM ledger_entry WHERE account_id = p_account_id),
+        (SELECT max(requested_at) FROM redemption WHERE account_id = p_account_id));
     v_approve := v_account.approval_mode = 'AUTOMATIC'
         OR (v_account.auto_approve_limit IS NOT NULL
             AND p_credits <= v_account.auto_approve_limit);
@@ -80,8 +89,13 @@ END
 $$
 """
 
-# Down: the function exactly as migration 0010 made it.
+TIMES = """
+CREATE INDEX IF NOT EXISTS ledger_entry_account_time ON ledger_entry (account_id, created_at);
+CREATE INDEX IF NOT EXISTS redemption_account_time ON redemption (account_id, requested_at);
+"""
+# Down: the function exactly as migration 0010 made it, and no indexes.
 PREVIOUS = importlib.import_module("models.migrations.0010_redeem_code_check").REDEEM
+NO_TIMES = "DROP INDEX IF EXISTS ledger_entry_account_time, redemption_account_time"
 
 
 async def _on_postgres(schema_editor: Any, sql: str) -> None:
@@ -92,9 +106,11 @@ async def _on_postgres(schema_editor: Any, sql: str) -> None:
 
 async def replace_function(apps: Any, schema_editor: Any) -> None:
     await _on_postgres(schema_editor, REDEEM)
+    await _on_postgres(schema_editor, TIMES)
 
 
 async def restore_function(apps: Any, schema_editor: Any) -> None:
+    await _on_postgres(schema_editor, NO_TIMES)
     await _on_postgres(schema_editor, PREVIOUS)
 
 

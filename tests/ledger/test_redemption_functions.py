@@ -19,11 +19,12 @@ from typing import Any
 import asyncpg
 import pytest
 
-from ledger import redemptions
-from ledger.accounts import create_account
+from ledger import codes, redemptions
+from ledger.accounts import create_account, display_code
 from ledger.actors import Actor
 from ledger.courses import upsert_course
 from ledger.errors import InsufficientCredits
+from ledger.expiry import expire_due_lots
 from ledger.idempotency import request_hash
 from ledger.purchases import purchase_credits
 from ledger.redemptions import decide_redemptions
@@ -165,6 +166,64 @@ async def test_a_redemption_decides_at_the_time_it_holds_the_account(db, clock):
     assert times == sorted(times)  # the ledger's order is the order of its times
 
 
+def _call_redeem(learner: Actor, account: Account, course: Course, key: str, now: Any) -> Any:
+    """`credits_redeem` as `redeemCredits` calls it, with the time the request read before
+    it waited for the account."""
+    code_hash = codes.lookup_hash(display_code(account))
+    payload = {"code_hash": code_hash, "course_id": course.id}
+    return fetch(
+        redemptions.REDEEM_SQL, learner.user_id, redemptions.REDEEM, key, request_hash(payload),
+        account.id, code_hash, course.id, course.price_credits, now, "{}",
+    )  # fmt: skip
+
+
+async def test_a_redemption_is_never_dated_before_the_purchase_of_the_lot_it_draws(clock):
+    """The expiry job dates a run's entries at its start, so the account's last entry by id
+    may be older than the one before it: the decision takes the latest by time."""
+    owner, account, course = await _shop(clock, [100], mode=ApprovalMode.AUTOMATIC, price=50)
+    clock.advance(days=367)
+    job_started = clock()  # the nightly job read its clock
+    clock.advance(minutes=1)
+    read_before_waiting = clock()  # a learner's request read its own, then waited ...
+    clock.advance(minutes=1)
+    await purchase_credits(
+        actor=owner, account_id=account.id, credits=100, payment_token="tok_visa",
+        idempotency_key="later",
+    )  # fmt: skip  # ... behind a purchase ...
+    assert (await expire_due_lots(now=job_started)).lots == 1  # ... and the job's batch
+    learner = await person("lee@example.com")
+    (row,) = await _call_redeem(learner, account, course, "k1", read_before_waiting)
+    (draw,) = await Draw.filter(redemption_id=row["id"])
+    bought = (await Lot.get(id=draw.lot_id)).purchased_at
+    assert row["requested_at"] == bought  # decided once the purchase was in the ledger
+    redeemed = await LedgerEntry.get(redemption_id=row["id"])
+    assert redeemed.created_at == max(
+        e.created_at for e in await LedgerEntry.filter(account_id=account.id)
+    )
+
+
+async def test_a_redemption_is_never_dated_before_the_request_it_waited_behind(db, clock):
+    """A PENDING request writes no entry; the next decision is not dated before it."""
+    _, account, course = await _shop(clock, [100], mode=ApprovalMode.MANUAL, price=50)
+    learner, other = await person("lee@example.com"), await person("kim@example.com")
+    read_before_waiting = clock()
+    async with _account_locked(db, account.id) as holder:
+        waiting = asyncio.create_task(
+            _call_redeem(learner, account, course, "k1", read_before_waiting)
+        )
+        await _until_waiting_for_a_lock(holder)
+        clock.advance(minutes=2)
+        (held,) = await holder.fetch(
+            "SELECT * FROM credits_redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            other.user_id, redemptions.REDEEM, "k2", "x", account.id, account.code_hash,
+            course.id, 50, clock(), json.dumps({"error": {}}),
+        )  # fmt: skip
+    (row,) = await waiting
+    assert held["status"] == row["status"] == "PENDING"
+    assert row["id"] < held["id"]  # its id was taken before it waited
+    assert held["requested_at"] == row["requested_at"] == clock()  # not the time it read
+
+
 async def test_the_code_check_does_not_pass_a_missing_code_hash(clock):
     """`credits_redeem` re-checks the code under the lock; a NULL hash from a caller must
     not skip that check (`<>` with NULL is not true)."""
@@ -206,25 +265,34 @@ class _SchemaEditor:
 
 
 async def test_migrations_0010_and_0011_restore_and_replace_the_function(clock):
-    """Down, each migration puts back the function before it; up, its own."""
+    """Down, each migration puts back the function before it (0011 drops its indexes too);
+    up, its own."""
     code_check, own_time = (
         importlib.import_module(f"models.migrations.{name}")
         for name in ("0010_redeem_code_check", "0011_redeem_without_a_lock_round_trip")
     )
     source = "SELECT prosrc FROM pg_proc WHERE proname = 'credits_redeem'"
+    indexes = (
+        "SELECT count(*) AS n FROM pg_indexes"
+        " WHERE indexname IN ('ledger_entry_account_time', 'redemption_account_time')"
+    )
+    own = "max(created_at) FROM ledger_entry"
 
     async def function() -> str:
         return str((await fetch(source))[0]["prosrc"])
 
-    assert "GREATEST(p_now" in await function()
+    async def time_indexes() -> int:
+        return int((await fetch(indexes))[0]["n"])
+
+    assert own in await function() and await time_indexes() == 2
     await own_time.restore_function(None, _SchemaEditor())
     try:
-        assert "GREATEST(p_now" not in await function()
+        assert own not in await function() and await time_indexes() == 0
         assert "IS DISTINCT FROM p_code_hash" in await function()
         await code_check.restore_function(None, _SchemaEditor())
         assert "code_hash <> p_code_hash" in await function()
     finally:
         await code_check.replace_function(None, _SchemaEditor())
         await own_time.replace_function(None, _SchemaEditor())
-    assert "GREATEST(p_now" in await function()
+    assert own in await function() and await time_indexes() == 2
     assert "IS DISTINCT FROM p_code_hash" in await function()
