@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,9 @@ from tortoise import Tortoise, connections
 # run's queues, locks and wrong-code counters live under a namespace of its own, which the
 # live servers and workers the tests start inherit.
 os.environ.setdefault("REDIS_NAMESPACE", f"test-{uuid.uuid4().hex[:12]}")
+# Likewise the mail workers' sent journals (decision 33): a run's test databases reuse ids
+# and, with the frozen clock, creation times, so one run must never read another's.
+os.environ.setdefault("MAIL_JOURNAL_DIR", tempfile.mkdtemp(prefix="credits-test-journal-"))
 
 from ledger import clock as app_clock
 from ledger import payments, throttle

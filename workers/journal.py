@@ -50,37 +50,66 @@ def _header(message: OutboxMessage) -> str:
 
 
 class Journal:
-    """The accepted recipients of one delivery of one message, as they are accepted."""
+    """The accepted recipients of one delivery of one message, as they are accepted.
+
+    Nothing here may stop mail: a journal that cannot be made or written is given up
+    with a warning, and the delivery goes on with the database's records alone."""
 
     def __init__(self, path: Path, fd: int) -> None:
         self.path = path
-        self._fd = fd
+        self._fd: int | None = fd
 
     @classmethod
     def start(cls, directory: Path, message: OutboxMessage) -> Journal | None:
-        """A new locked file for this delivery; None (and a warning) if one cannot be
-        made: the delivery goes on with the database's records alone."""
-        path = directory / f"{message.id}.{uuid.uuid4().hex}{SUFFIX}"
+        """A new file for this delivery, locked and headed before it takes its name (so
+        no one recovering the message sees it unlocked); None if it cannot be made."""
+        name = f"{message.id}.{uuid.uuid4().hex}"
+        partial, path = directory / f".{name}.new", directory / f"{name}{SUFFIX}"
+        fd = None
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _write(fd, _header(message) + "\n")
+            os.rename(partial, path)
         except OSError as exc:
             log.warning("no sent journal in %s (%s): a kill could email twice", directory, exc)
+            if fd is not None:
+                os.close(fd)
+                with contextlib.suppress(OSError):
+                    partial.unlink()
             return None
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, (_header(message) + "\n").encode())
         return cls(path, fd)
 
     def sent(self, recipient: str) -> None:
-        os.write(self._fd, (json.dumps(recipient) + "\n").encode())
+        if self._fd is None:
+            return
+        try:
+            _write(self._fd, json.dumps(recipient) + "\n")
+        except OSError as exc:  # the copy is accepted: this must not fail the delivery
+            log.warning("the sent journal %s is given up (%s)", self.path.name, exc)
+            self.close(recorded=False)
 
     def close(self, *, recorded: bool) -> None:
         """Done: removed when the database has every copy, else left (unlocked) for the
         next holder of the message's lease to import."""
+        if self._fd is None:
+            return
         if recorded:
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 self.path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.warning("cannot remove the sent journal %s: %s", self.path.name, exc)
         os.close(self._fd)
+        self._fd = None
+
+
+def _write(fd: int, line: str) -> None:
+    data = line.encode()
+    if os.write(fd, data) != len(data):
+        raise OSError(f"wrote part of {len(data)} bytes")
 
 
 RecordSent = Callable[[int, list[str]], Awaitable[None]]
@@ -89,12 +118,19 @@ RecordSent = Callable[[int, list[str]], Awaitable[None]]
 async def recover(directory: Path, message: OutboxMessage, record: RecordSent) -> int:
     """Import the journals of `message` that no live delivery holds (the caller holds
     the message's lease): `record` their recipients as sent, then remove them. Answers
-    how many recipients were imported. (The files are few and local: read in place.)"""
+    how many recipients were imported. A file that cannot be read or removed is left,
+    with a warning; only `record` (the database) failing fails the delivery. (The files
+    are few and local: read in place.)"""
     imported = 0
     stopped = _stopped(directory, message)
     try:
         for path, _ in stopped:
-            recipients = _recipients(path.read_text(encoding="utf-8"), message)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, ValueError) as exc:
+                log.warning("cannot read the sent journal %s: %s", path.name, exc)
+                continue
+            recipients = _recipients(text, message)
             if recipients:
                 await record(message.id, recipients)
                 imported += len(recipients)
@@ -104,7 +140,12 @@ async def recover(directory: Path, message: OutboxMessage, record: RecordSent) -
                     len(recipients),
                     path.name,
                 )
-            path.unlink()
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.warning("cannot remove the sent journal %s: %s", path.name, exc)
     finally:
         for _, fd in stopped:
             os.close(fd)
@@ -115,14 +156,22 @@ def _stopped(directory: Path, message: OutboxMessage) -> list[tuple[Path, int]]:
     """The journals of `message` whose delivery has ended, each locked by this process
     (the open descriptor that holds the lock comes with it)."""
     found = []
-    for path in sorted(directory.glob(f"{message.id}.*{SUFFIX}")):
+    try:
+        paths = sorted(directory.glob(f"{message.id}.*{SUFFIX}"))
+    except OSError as exc:
+        log.warning("cannot list the sent journals in %s: %s", directory, exc)
+        return []
+    for path in paths:
         try:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
             continue
+        except OSError as exc:
+            log.warning("cannot open the sent journal %s: %s", path.name, exc)
+            continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:  # a live delivery's (it lost its lease, or is ending)
+        except OSError:  # a live delivery's (it lost its lease, or is ending)
             os.close(fd)
             continue
         found.append((path, fd))

@@ -2,8 +2,10 @@
 before the database records them, and whoever takes the message over next records them
 and does not email those recipients again."""
 
+import errno
 import fcntl
 import os
+from pathlib import Path
 
 from ledger.events import OutboxKind
 from models import EmailDelivery, OutboxMessage
@@ -104,8 +106,80 @@ async def test_a_journal_stays_when_the_database_did_not_record_the_copies(clock
 def test_the_default_folder_is_named_after_the_database(tmp_path):
     from settings import Settings
 
-    one = journal.directory_of(Settings(database_url="postgres://db-one/credits"))
-    two = journal.directory_of(Settings(database_url="postgres://db-two/credits"))
+    one = journal.directory_of(Settings(database_url="postgres://db-one/x", mail_journal_dir=""))
+    two = journal.directory_of(Settings(database_url="postgres://db-two/x", mail_journal_dir=""))
     assert one != two and one.parent == two.parent
     chosen = Settings(database_url="sqlite://x", mail_journal_dir=str(tmp_path))
     assert journal.directory_of(chosen) == tmp_path
+
+
+# Nothing about the journal may stop mail (review of decision 33).
+
+
+async def test_a_full_disk_mid_delivery_gives_up_the_journal_not_the_mail(
+    clock, smtp, tmp_path, monkeypatch
+):
+    message = await _message()
+    written = os.write
+
+    def full(fd: int, data: bytes) -> int:
+        if data.startswith(b'"'):  # a recipient's line; the header went through
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return written(fd, data)
+
+    monkeypatch.setattr(os, "write", full)
+    report = await deliver(message.id, settings=smtp.settings(mail_journal_dir=str(tmp_path)))
+    assert sorted(report.sent) == f.OWNERS
+    assert smtp.inbox.recipients() == f.OWNERS  # each once
+    assert await _recorded(message) == f.OWNERS
+
+
+async def test_a_journal_that_cannot_be_made_leaves_nothing_open(
+    clock, smtp, tmp_path, monkeypatch
+):
+    message = await _message()
+    monkeypatch.setattr(os, "write", _no_space)
+    report = await deliver(message.id, settings=smtp.settings(mail_journal_dir=str(tmp_path)))
+    assert sorted(report.sent) == f.OWNERS
+    assert list(tmp_path.iterdir()) == []
+    assert not _open_below(tmp_path)
+
+
+def _open_below(directory: Path) -> list[str]:
+    """The files below `directory` this process holds open."""
+    names = [os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")]
+    return [name for name in names if name.startswith(str(directory))]
+
+
+def _no_space(fd: int, data: bytes) -> int:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+async def test_a_journal_that_cannot_be_removed_does_not_stop_its_message(
+    clock, smtp, tmp_path, monkeypatch
+):
+    message = await _message()
+    _left_by_a_killed_worker(tmp_path, message, f.OWNERS[0])
+    unlink = Path.unlink
+
+    def refused(self: Path, missing_ok: bool = False) -> None:
+        if self.suffix == journal.SUFFIX:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        unlink(self, missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", refused)
+    report = await deliver(message.id, settings=smtp.settings(mail_journal_dir=str(tmp_path)))
+    assert sorted(report.sent) == f.OWNERS[1:]
+    assert smtp.inbox.recipients() == f.OWNERS[1:]
+    assert (await OutboxMessage.get(id=message.id)).delivered_at is not None
+
+
+async def test_a_journal_that_cannot_be_read_is_left_and_its_message_delivered(
+    clock, smtp, tmp_path
+):
+    message = await _message()
+    unreadable = tmp_path / f"{message.id}.feedbeef{journal.SUFFIX}"
+    unreadable.write_bytes(b"\xff\xfe not text")
+    report = await deliver(message.id, settings=smtp.settings(mail_journal_dir=str(tmp_path)))
+    assert sorted(report.sent) == f.OWNERS
+    assert [p.name for p in tmp_path.iterdir()] == [unreadable.name]
