@@ -82,10 +82,22 @@ class Journal:
         return cls(path, fd)
 
     def sent(self, recipient: str) -> None:
+        """The server has (or will take) `recipient`'s copy: do not send it again."""
+        self._note(json.dumps(recipient))
+
+    def not_taken(self, recipient: str) -> None:
+        """A copy noted as handed over was refused, or its answer never came: send it
+        again after all (a duplicate, perhaps, but nobody lost)."""
+        self._note(json.dumps({"not taken": recipient}))
+
+    def watch(self, recipient: str) -> CopyWatch:
+        return CopyWatch(self, recipient)
+
+    def _note(self, line: str) -> None:
         if self._fd is None:
             return
         try:
-            _write(self._fd, json.dumps(recipient) + "\n")
+            _write(self._fd, line + "\n")
         except OSError as exc:  # the copy is accepted: this must not fail the delivery
             log.warning("the sent journal %s is given up (%s)", self.path.name, exc)
             self.close(recorded=False)
@@ -104,6 +116,26 @@ class Journal:
                 log.warning("cannot remove the sent journal %s: %s", self.path.name, exc)
         os.close(self._fd)
         self._fd = None
+
+
+class CopyWatch:
+    """One copy's `workers.transport.HandOver`: noted as sent the moment its last byte
+    leaves this process, which closes the window in which a kill sends it twice; noted
+    as not taken if the server then refuses it or never answers."""
+
+    def __init__(self, journal: Journal, recipient: str) -> None:
+        self.journal = journal
+        self.recipient = recipient
+        self.noted = False
+
+    def handed_over(self) -> None:
+        self.journal.sent(self.recipient)
+        self.noted = True
+
+    def not_taken(self) -> None:
+        if self.noted:
+            self.journal.not_taken(self.recipient)
+            self.noted = False
 
 
 def _write(fd: int, line: str) -> None:
@@ -179,15 +211,17 @@ def _stopped(directory: Path, message: OutboxMessage) -> list[tuple[Path, int]]:
 
 
 def _recipients(text: str, message: OutboxMessage) -> list[str]:
-    """The recipients a journal lists, if it is this message's (a line that is not a
-    JSON string names no one)."""
+    """The recipients a journal lists as sent, if it is this message's, less those it
+    then lists as not taken (a line that is neither names no one)."""
     header, _, rest = text.partition("\n")
     if header != _header(message):
         return []
-    found = []
+    found: dict[str, None] = {}
     for line in rest.split("\n"):
         with contextlib.suppress(ValueError):
-            recipient = json.loads(line)
-            if isinstance(recipient, str):
-                found.append(recipient)
-    return found
+            noted = json.loads(line)
+            if isinstance(noted, str):
+                found[noted] = None
+            elif isinstance(noted, dict) and isinstance(noted.get("not taken"), str):
+                found.pop(noted["not taken"], None)
+    return list(found)

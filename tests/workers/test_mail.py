@@ -232,10 +232,10 @@ class _Blocking:
         self.entered = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def send(self, message) -> None:
+    async def send(self, message, watch=None) -> None:
         self.entered.set()
         await self.release.wait()
-        await self.inner.send(message)
+        await self.inner.send(message, watch)
 
 
 async def _held_delivery(
