@@ -1,16 +1,17 @@
-"""A delivery's own record of the copies the SMTP server accepted (decision 33).
+"""A delivery's own record of the copies it has handed to the SMTP server (decision 33).
 
 The database records a sent copy one round trip or more after the server accepted it
 (`workers.mail._Recorder` groups them); a worker killed in between left those copies
-unrecorded, and the next worker emailed them again. So each delivery also appends every
-accepted recipient to a file of its own, with one `write(2)` the moment the server
-answers: the kernel keeps what was written when the process is killed (not when the
-machine loses power). The file is locked (`flock`) for as long as the delivery runs.
+unrecorded, and the next worker emailed them again. So each delivery also notes every
+copy in a file of its own, with one `write(2)`, the moment the copy's final dot has left
+the process (`workers.transport.HandOver`; before the server can answer): the kernel
+keeps what was written when the process is killed (not when the machine loses power),
+and delivers the dot after it. A copy the server then refuses, or never answers, is
+noted as not taken. The file is locked (`flock`) for as long as the delivery runs.
 
 Whoever takes a message's lease next first imports the files of that message no live
-process holds (`recover`): their recipients are recorded as sent, then the files go.
-Only the copies whose acceptance the killed worker had not yet read can still go out
-twice, with the same Message-ID: SMTP has no way to ask a server what it accepted.
+process holds (`recover`): their recipients (less those not taken) are recorded as
+sent, then the files go.
 
 The files live in `MAIL_JOURNAL_DIR` (by default a folder in the system's temporary
 directory named after the database, so that two deployments on one machine never read
