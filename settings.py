@@ -138,7 +138,7 @@ class Settings(BaseSettings):
     # A worker killed mid-delivery holds its message this long at most (renewed while
     # sending).
     mail_lease_seconds: float = Field(default=60, ge=1)
-    # Where each delivery notes the copies it handed to the SMTP server before the database
+    # Where each delivery notes the copies the SMTP server accepted before the database
     # records them (decision 33); empty: a folder in the temporary directory named after
     # the database. Workers on one machine share it.
     mail_journal_dir: str = ""

@@ -1,17 +1,18 @@
-"""A delivery's own record of the copies it has handed to the SMTP server (decision 33).
+"""A delivery's own record of the copies the SMTP server accepted (decision 33).
 
 The database records a sent copy one round trip or more after the server accepted it
 (`workers.mail._Recorder` groups them); a worker killed in between left those copies
-unrecorded, and the next worker emailed them again. So each delivery also notes every
-copy in a file of its own, with one `write(2)`, the moment the copy's final dot has left
-the process (`workers.transport.HandOver`; before the server can answer): the kernel
-keeps what was written when the process is killed (not when the machine loses power),
-and delivers the dot after it. A copy the server then refuses, or never answers, is
-noted as not taken. The file is locked (`flock`) for as long as the delivery runs.
+unrecorded, and the next worker emailed them again. So each delivery also appends every
+accepted recipient to a file of its own, with one `write(2)` the moment the server's
+answer is read: the kernel keeps what was written when the process is killed (not when
+the machine loses power). The file is locked (`flock`) for as long as the delivery runs.
 
 Whoever takes a message's lease next first imports the files of that message no live
-process holds (`recover`): their recipients (less those not taken) are recorded as
-sent, then the files go.
+process holds (`recover`): their recipients are recorded as sent, then the files go.
+Only the copies whose acceptance the killed worker had not yet read can still go out
+twice, with the same Message-ID: SMTP has no way to ask a server what it accepted, and
+taking a copy as sent any earlier (once its final dot is written) loses it wherever the
+server drops a message whose client is gone before the answer (Exim does).
 
 The files live in `MAIL_JOURNAL_DIR` (by default a folder in the system's temporary
 directory named after the database, so that two deployments on one machine never read
@@ -83,22 +84,10 @@ class Journal:
         return cls(path, fd)
 
     def sent(self, recipient: str) -> None:
-        """The server has (or will take) `recipient`'s copy: do not send it again."""
-        self._note(json.dumps(recipient))
-
-    def not_taken(self, recipient: str) -> None:
-        """A copy noted as handed over was refused, or its answer never came: send it
-        again after all (a duplicate, perhaps, but nobody lost)."""
-        self._note(json.dumps({"not taken": recipient}))
-
-    def watch(self, recipient: str) -> CopyWatch:
-        return CopyWatch(self, recipient)
-
-    def _note(self, line: str) -> None:
         if self._fd is None:
             return
         try:
-            _write(self._fd, line + "\n")
+            _write(self._fd, json.dumps(recipient) + "\n")
         except OSError as exc:  # the copy is accepted: this must not fail the delivery
             log.warning("the sent journal %s is given up (%s)", self.path.name, exc)
             self.close(recorded=False)
@@ -117,26 +106,6 @@ class Journal:
                 log.warning("cannot remove the sent journal %s: %s", self.path.name, exc)
         os.close(self._fd)
         self._fd = None
-
-
-class CopyWatch:
-    """One copy's `workers.transport.HandOver`: noted as sent the moment its last byte
-    leaves this process, which closes the window in which a kill sends it twice; noted
-    as not taken if the server then refuses it or never answers."""
-
-    def __init__(self, journal: Journal, recipient: str) -> None:
-        self.journal = journal
-        self.recipient = recipient
-        self.noted = False
-
-    def handed_over(self) -> None:
-        self.journal.sent(self.recipient)
-        self.noted = True
-
-    def not_taken(self) -> None:
-        if self.noted:
-            self.journal.not_taken(self.recipient)
-            self.noted = False
 
 
 def _write(fd: int, line: str) -> None:
@@ -212,17 +181,15 @@ def _stopped(directory: Path, message: OutboxMessage) -> list[tuple[Path, int]]:
 
 
 def _recipients(text: str, message: OutboxMessage) -> list[str]:
-    """The recipients a journal lists as sent, if it is this message's, less those it
-    then lists as not taken (a line that is neither names no one)."""
+    """The recipients a journal lists, if it is this message's (a line that is not a
+    JSON string names no one)."""
     header, _, rest = text.partition("\n")
     if header != _header(message):
         return []
-    found: dict[str, None] = {}
+    found = []
     for line in rest.split("\n"):
         with contextlib.suppress(ValueError):
-            noted = json.loads(line)
-            if isinstance(noted, str):
-                found[noted] = None
-            elif isinstance(noted, dict) and isinstance(noted.get("not taken"), str):
-                found.pop(noted["not taken"], None)
-    return list(found)
+            recipient = json.loads(line)
+            if isinstance(recipient, str):
+                found.append(recipient)
+    return found

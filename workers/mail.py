@@ -231,19 +231,14 @@ async def _send_all(
             return  # the others would fail the same way
         if lease_lost.is_set():  # the new holder sends the rest; two would email twice
             raise DeliveryBusy(f"outbox message {message.id}: lease lost mid-delivery")
-        watch = notes.watch(mail.recipient) if notes is not None else None
         try:
-            await transport.send(raw, watch)
-        except BaseException as exc:
-            if watch is not None:
-                watch.not_taken()  # handed over, then refused or unanswered: not sent
-            if not isinstance(exc, SendError):
-                raise
+            await transport.send(raw)
+        except SendError as exc:
             failures.append((mail.recipient, exc))
             server_down = server_down or not exc.permanent
             return
-        if watch is not None and not watch.noted:
-            watch.handed_over()  # not told before (a big message, another transport)
+        if notes is not None:
+            notes.sent(mail.recipient)  # before anything else can be interrupted
         report.sent.append(mail.recipient)
         await recorder.sent(mail.recipient)
 

@@ -17,7 +17,7 @@ import weakref
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Protocol
 
 import aiosmtplib
 
@@ -41,20 +41,9 @@ class SendError(Exception):
 Outgoing = RawEmail | EmailMessage  # deliveries send bytes; an EmailMessage is flattened
 
 
-class HandOver(Protocol):
-    """Told, for one copy, when its last byte is with the operating system (the server
-    takes it unless it refuses it: from then on a kill of this process leaves it sent),
-    and when it was refused or went unanswered after that (decision 33)."""
-
-    def handed_over(self) -> None: ...
-
-    def not_taken(self) -> None: ...
-
-
 class Transport(Protocol):
-    async def send(self, message: Outgoing, watch: HandOver | None = None) -> None:
-        """Return once the message is accepted; raise `SendError` otherwise. `watch`,
-        if the transport can tell, hears when the copy was handed over."""
+    async def send(self, message: Outgoing) -> None:
+        """Return once the message is accepted; raise `SendError` otherwise."""
 
 
 def _refused_for_good(exc: aiosmtplib.SMTPException) -> bool:
@@ -72,29 +61,6 @@ class _Connection:
     client: aiosmtplib.SMTP
     sent: int = 0
     idle_since: float = 0.0
-    watch: HandOver | None = None  # the copy being sent on it
-
-    def watch_writes(self) -> None:
-        """Tell the copy's watch once the message's last line, the final dot, has been
-        written and nothing of it is left in this process (the transport's buffer is
-        empty): from then on the server has it whatever becomes of this process. A big
-        message the socket could not take at once is not told here: its watch waits for
-        the server's answer, as every copy did before (the caller records it then)."""
-        protocol = self.client.protocol
-        if protocol is None:
-            return
-        write = protocol.write
-
-        def watched(data: bytes) -> None:
-            write(data)
-            watch, transport = self.watch, protocol.transport
-            if watch is None or not data.endswith(b"\r\n.\r\n") or transport is None:
-                return
-            self.watch = None
-            if cast(asyncio.WriteTransport, transport).get_write_buffer_size() == 0:
-                watch.handed_over()
-
-        protocol.write = watched  # type: ignore[method-assign]
 
 
 # Connections kept open between emails, per event loop (an SMTP client belongs to the
@@ -149,9 +115,7 @@ class SmtpTransport:
             timeout=self.timeout,
         )
         await client.connect()
-        connection = _Connection(client)
-        connection.watch_writes()
-        return connection
+        return _Connection(client)
 
     async def _release(self, connection: _Connection) -> None:
         connection.sent += 1
@@ -166,25 +130,22 @@ class SmtpTransport:
         gates = _GATES.setdefault(asyncio.get_running_loop(), {})
         return gates.setdefault(self, asyncio.Semaphore(MAX_IDLE_CONNECTIONS))
 
-    async def send(self, message: Outgoing, watch: HandOver | None = None) -> None:
+    async def send(self, message: Outgoing) -> None:
         async with self._gate():  # a bounded number of connections, all of them reusable
-            await self._send(message, watch)
+            await self._send(message)
 
-    async def _send(self, message: Outgoing, watch: HandOver | None) -> None:
+    async def _send(self, message: Outgoing) -> None:
         connection = self._reusable()
         try:
             if connection is not None:
                 try:
-                    connection.watch = watch
                     await _transmit(connection.client, message)
                 except (aiosmtplib.SMTPServerDisconnected, OSError):
                     connection.client.close()  # it hung up while idle: once more, afresh
                     connection = None
             if connection is None:
                 connection = await self._connect()
-                connection.watch = watch
                 await _transmit(connection.client, message)
-            connection.watch = None
         except aiosmtplib.SMTPException as exc:
             if connection is not None:
                 connection.client.close()
@@ -233,7 +194,7 @@ class DirectoryTransport:
 
     directory: Path
 
-    async def send(self, message: Outgoing, watch: HandOver | None = None) -> None:
+    async def send(self, message: Outgoing) -> None:
         path = self.directory / eml_filename(message)
         if isinstance(message, RawEmail):
             data, to = message.data, message.recipient

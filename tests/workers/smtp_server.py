@@ -26,14 +26,12 @@ class Received:
 
 
 class Inbox:
-    """aiosmtpd handler. Addresses in `refuse` are rejected with 550 at RCPT, messages to
-    those in `try_later` with 451 once their whole content is in (not kept); with a
+    """aiosmtpd handler. Addresses in `refuse` are rejected with 550 at RCPT; with a
     `delay`, each message is kept at once but accepted (250) only that many seconds later."""
 
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.refuse: set[str] = set()
-        self.try_later: set[str] = set()
         self.delay = 0.0
         self._lock = threading.Lock()
 
@@ -46,8 +44,6 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if {a.lower() for a in envelope.rcpt_tos} & self.try_later:
-            return "451 4.3.0 Try again later"
         raw = bytes(envelope.content)
         message = BytesParser(policy=policy.default).parsebytes(raw)
         with self._lock:

@@ -7,13 +7,11 @@ import fcntl
 import os
 from pathlib import Path
 
-import pytest
-
 from ledger.events import OutboxKind
 from models import EmailDelivery, OutboxMessage
 from tests.notifications import factories as f
 from workers import journal
-from workers.mail import DeliveryError, deliver
+from workers.mail import deliver
 
 
 async def _message() -> OutboxMessage:
@@ -49,36 +47,6 @@ async def test_copies_a_killed_worker_noted_are_recorded_and_not_sent_again(cloc
     assert smtp.inbox.recipients() == [f.OWNERS[1]]
     assert await _recorded(message) == f.OWNERS
     assert list(tmp_path.iterdir()) == []  # imported, then removed
-
-
-async def test_a_copy_noted_then_not_taken_is_sent_again(clock, smtp, tmp_path):
-    """Handed over, then refused (or never answered) before the kill: sent again."""
-    message = await _message()
-    notes = journal.Journal.start(tmp_path, message)
-    assert notes is not None
-    for owner in f.OWNERS[:2]:
-        notes.watch(owner).handed_over()
-    refused = notes.watch(f.OWNERS[1])
-    refused.handed_over()
-    refused.not_taken()
-    notes.close(recorded=False)
-
-    report = await deliver(message.id, settings=smtp.settings(mail_journal_dir=str(tmp_path)))
-
-    assert sorted(report.sent) == f.OWNERS[1:]
-    assert smtp.inbox.recipients() == f.OWNERS[1:]
-
-
-async def test_a_copy_the_server_refused_after_its_hand_over_is_retried(clock, smtp, tmp_path):
-    message = await _message()
-    smtp.inbox.try_later.add(f.OWNERS[-1])
-    settings = smtp.settings(mail_journal_dir=str(tmp_path))
-    with pytest.raises(DeliveryError):
-        await deliver(message.id, settings=settings)
-    smtp.inbox.try_later.clear()
-    report = await deliver(message.id, settings=settings)
-    assert f.OWNERS[-1] in report.sent
-    assert smtp.inbox.recipients() == f.OWNERS  # each once
 
 
 async def test_a_delivery_leaves_no_journal_behind(clock, smtp, tmp_path):

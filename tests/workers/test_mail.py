@@ -232,10 +232,10 @@ class _Blocking:
         self.entered = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def send(self, message, watch=None) -> None:
+    async def send(self, message) -> None:
         self.entered.set()
         await self.release.wait()
-        await self.inner.send(message, watch)
+        await self.inner.send(message)
 
 
 async def _held_delivery(

@@ -56,11 +56,11 @@ class _Dies:
         self.inner = transport_from_settings(settings)
         self.left = survive
 
-    async def send(self, message, watch=None) -> None:  # type: ignore[no-untyped-def]
+    async def send(self, message) -> None:  # type: ignore[no-untyped-def]
         if self.left <= 0:
             await asyncio.Event().wait()
         self.left -= 1
-        await self.inner.send(message, watch)
+        await self.inner.send(message)
 
 
 async def test_a_delivery_cut_off_mid_batch_is_finished_by_the_next_without_duplicates(clock, smtp):

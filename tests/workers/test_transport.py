@@ -1,4 +1,3 @@
-import time
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -60,43 +59,6 @@ async def test_a_server_that_is_down_is_a_temporary_failure(smtp):
     with pytest.raises(SendError) as caught:
         await transport_from_settings(smtp.settings()).send(_message())
     assert not caught.value.permanent
-
-
-class _Watch:
-    """What a copy's `HandOver` heard, and when."""
-
-    def __init__(self) -> None:
-        self.heard: list[tuple[str, float]] = []
-
-    def handed_over(self) -> None:
-        self.heard.append(("handed over", time.monotonic()))
-
-    def not_taken(self) -> None:
-        self.heard.append(("not taken", time.monotonic()))
-
-
-async def test_a_copy_is_handed_over_before_the_server_answers(smtp):
-    """The watch hears of it once the final dot is written, well before the server's
-    answer: a kill from then on cannot make the copy go out twice (decision 33)."""
-    smtp.inbox.delay = 0.3  # kept at once, answered 0.3 s later
-    watch = _Watch()
-    await transport_from_settings(smtp.settings()).send(_message(), watch)
-    answered = time.monotonic()
-    ((heard, at),) = watch.heard
-    assert heard == "handed over" and answered - at >= 0.25
-    assert smtp.inbox.recipients() == ["ann@example.com"]
-
-
-async def test_a_copy_refused_after_its_hand_over_fails_as_before(smtp):
-    """451 at the end of DATA: handed over, then the send fails (temporarily); the
-    delivery notes it as not taken (`workers.mail`)."""
-    smtp.inbox.try_later.add("ann@example.com")
-    watch = _Watch()
-    with pytest.raises(SendError) as caught:
-        await transport_from_settings(smtp.settings()).send(_message(), watch)
-    assert not caught.value.permanent and "451" in str(caught.value)
-    assert [heard for heard, _ in watch.heard] == ["handed over"]
-    assert smtp.inbox.received == []
 
 
 async def test_the_directory_is_created_and_named_after_the_message_id(tmp_path):
