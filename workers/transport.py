@@ -156,6 +156,10 @@ class SmtpTransport:
             if connection is not None:
                 connection.client.close()
             raise SendError(f"{type(exc).__name__}: {exc}") from exc
+        except BaseException:  # cancelled mid-send (a time limit, shutdown): never reuse it
+            if connection is not None:
+                connection.client.close()
+            raise
         await self._release(connection)
 
 

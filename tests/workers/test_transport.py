@@ -1,6 +1,9 @@
+import asyncio
+import time
 from email.message import EmailMessage
 from pathlib import Path
 
+import aiosmtplib
 import pytest
 
 from tests.notifications.factories import mail_settings
@@ -103,3 +106,34 @@ async def test_a_refusal_on_a_reused_connection_is_permanent_and_the_next_email_
     assert caught.value.permanent
     await transport.send(_message("bob@example.com"))
     assert smtp.inbox.recipients() == ["ann@example.com", "bob@example.com"]
+
+
+async def test_a_send_cancelled_mid_message_closes_its_connection(smtp, monkeypatch):
+    """A time limit or a shutdown cancels a send half-way: that connection is closed, not
+    leaked nor handed to the next message in the middle of its DATA."""
+    closed: list[aiosmtplib.SMTP] = []
+    close = aiosmtplib.SMTP.close
+
+    def closing(client: aiosmtplib.SMTP) -> None:
+        closed.append(client)
+        close(client)
+
+    monkeypatch.setattr(aiosmtplib.SMTP, "close", closing)
+    smtp.inbox.delay = 5.0  # kept at once, answered much later
+    transport = SmtpTransport(host="127.0.0.1", port=smtp.port)
+    sending = asyncio.create_task(transport.send(_message()))
+    await asyncio.wait_for(asyncio.to_thread(_kept, smtp), timeout=10)
+    sending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sending
+    assert transport._idle() == []  # nothing kept for reuse
+    assert len(closed) == 1  # and the connection closed
+    smtp.inbox.delay = 0.0
+    await transport.send(_message("bob@example.com"))  # a fresh connection works
+    assert smtp.inbox.recipients() == ["ann@example.com", "bob@example.com"]
+
+
+def _kept(smtp) -> None:  # type: ignore[no-untyped-def]
+    """Until the server has kept a copy (it answers later)."""
+    while not smtp.inbox.received:
+        time.sleep(0.01)
