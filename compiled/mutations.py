@@ -35,20 +35,16 @@ DEFINITION = "strawberry-definition"  # where Strawberry keeps a type's and a fi
 
 @dataclass(frozen=True)
 class Covered:
-    """A mutation field: the resolver's `Change`, and its further arguments from the
-    request (the reference resolver's `fixed` ones)."""
+    """A mutation field: the resolver's `Change` (which names what it takes from the
+    request: `Env` holds the same names as the GraphQL context), and the rows joined to
+    its result when the selection shows them."""
 
     change: Change[Any]
-    fixed: Callable[[Env], dict[str, object]] = lambda env: {}
-    joins: tuple[reads.Joined, ...] = ()  # read with the result when its plan embeds them
+    joins: tuple[reads.Joined, ...] = ()
 
 
 MUTATIONS: dict[str, Covered] = {
-    "redeemCredits": Covered(
-        mutations.REDEEM_CREDITS,
-        lambda env: {"client_address": env.client_address},
-        reads.REDEMPTION_JOINS,
-    ),
+    "redeemCredits": Covered(mutations.REDEEM_CREDITS, reads.REDEMPTION_JOINS),
 }
 
 
@@ -73,7 +69,7 @@ def mutation_field(
         given: dict[str, object] = {}
         for argument, value in arguments.items():
             given.update((names[argument][k], v) for k, v in value.items())
-        return await covered.change.outcome(env.actor, given, **covered.fixed(env))
+        return await covered.change.outcome(env.actor, given, env)
 
     return RootField(key, field_def, node, source, answer)
 

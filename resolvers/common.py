@@ -102,12 +102,14 @@ def decoded_ids(arguments: dict[str, object]) -> dict[str, object]:
 class Change(Generic[P]):
     """A mutation that hands its input to one ledger rule: each input field given is the
     rule's keyword argument of that name (a field left out is not passed, so the rule's
-    default holds), ids decoded; `id`, the object acted on, is passed as `id_as`. What the
-    rule answers fills the payload."""
+    default holds), ids decoded; `id`, the object acted on, is passed as `id_as`; each name
+    in `from_context` is passed as the request's value of that name (the GraphQL context's
+    attribute, or the compiled path's `Env`'s). What the rule answers fills the payload."""
 
     payload: type[P]
     rule: Callable[..., Awaitable[object]]
     id_as: str | None = None
+    from_context: tuple[str, ...] = ()
 
     async def run(self, info: Info, input: object, **fixed: object) -> P:
         """Answer the mutation for `input` (`fixed`: further arguments, passed as they are):
@@ -116,18 +118,20 @@ class Change(Generic[P]):
         given = {
             name: value for name, value in vars(input).items() if value is not strawberry.UNSET
         }
-        outcome = await self.outcome(actor, given, **fixed)
+        outcome = await self.outcome(actor, given, info.context, **fixed)
         if isinstance(outcome, LedgerError):
             return self.payload.refused(user_errors(outcome))
         return self.payload.made(outcome)
 
     async def outcome(
-        self, actor: Actor, given: dict[str, object], **fixed: object
+        self, actor: Actor, given: dict[str, object], request: object, **fixed: object
     ) -> object | LedgerError:
         """What the rule answers for the input fields `given` (by their Python names), or
-        the ledger error it raised: the payload's content, for either executor."""
+        the ledger error it raised: the payload's content, for either executor. `request`
+        holds the `from_context` values."""
+        known = {name: getattr(request, name) for name in self.from_context}
         try:
-            return await self.rule(actor=actor, **self._arguments(given), **fixed)
+            return await self.rule(actor=actor, **self._arguments(given), **known, **fixed)
         except LedgerError as exc:
             return exc
 

@@ -55,7 +55,9 @@ ADD_ACCOUNT_OWNER = Change(AddAccountOwnerPayload, accounts.add_owner)
 REMOVE_ACCOUNT_OWNER = Change(RemoveAccountOwnerPayload, accounts.remove_owner)
 ROTATE_REDEMPTION_CODE = Change(RotateRedemptionCodePayload, accounts.rotate_code)
 PURCHASE_CREDITS = Change(PurchaseCreditsPayload, purchases.purchase_credits)
-REDEEM_CREDITS = Change(RedeemCreditsPayload, redemptions.redeem_credits)
+REDEEM_CREDITS = Change(
+    RedeemCreditsPayload, redemptions.redeem_credits, from_context=("client_address",)
+)
 CANCEL_REDEMPTION = Change(CancelRedemptionPayload, redemptions.cancel_redemption, "redemption_id")
 UPSERT_COURSE = Change(UpsertCoursePayload, courses.upsert_course)
 DEACTIVATE_COURSE = Change(DeactivateCoursePayload, courses.set_course_active, "course_id")
@@ -138,7 +140,7 @@ async def redeem_credits(
         ),
     ],
 ) -> RedeemCreditsPayload:
-    return await REDEEM_CREDITS.run(info, input, client_address=info.context.client_address)
+    return await REDEEM_CREDITS.run(info, input)
 
 
 async def cancel_redemption(
