@@ -146,19 +146,15 @@ class SmtpTransport:
             if connection is None:
                 connection = await self._connect()
                 await _transmit(connection.client, message)
-        except aiosmtplib.SMTPException as exc:
+        except BaseException as exc:  # a failure, or cancelled mid-send: never reuse it
             if connection is not None:
                 connection.client.close()
-            raise SendError(
-                f"{type(exc).__name__}: {exc}", permanent=_refused_for_good(exc)
-            ) from exc
-        except OSError as exc:
-            if connection is not None:
-                connection.client.close()
-            raise SendError(f"{type(exc).__name__}: {exc}") from exc
-        except BaseException:  # cancelled mid-send (a time limit, shutdown): never reuse it
-            if connection is not None:
-                connection.client.close()
+            if isinstance(exc, aiosmtplib.SMTPException):
+                raise SendError(
+                    f"{type(exc).__name__}: {exc}", permanent=_refused_for_good(exc)
+                ) from exc
+            if isinstance(exc, OSError):
+                raise SendError(f"{type(exc).__name__}: {exc}") from exc
             raise
         await self._release(connection)
 
